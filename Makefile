@@ -1,0 +1,60 @@
+# Two commands matter: `make book` (build the book) and `make test` (run every test).
+# Both create or reuse the virtual environment in $(VENV) and install what they need.
+
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+# The CPU wheel of torch; pyproject.toml asks only for a range it satisfies, so pip never pulls
+# a multi-GB CUDA build on a CPU-only machine. Override, e.g. TORCH='torch==2.13.0+cu126'.
+TORCH ?= torch==2.13.0
+EXTRAS ?= book,test,browser,sweep
+STAMP := $(VENV)/.installed
+
+# The data directory: $EODREC_DATA if set, else ../shared/datasets when present, else ./data.
+SHARED_DATA := $(wildcard ../shared/datasets)
+EODREC_DATA ?= $(abspath $(if $(SHARED_DATA),$(SHARED_DATA),data))
+export EODREC_DATA
+# The book shows real-data results when the data is there, and the toy-data smoke run otherwise.
+BOOK_PROFILE ?= $(if $(wildcard $(EODREC_DATA)/Tmall/test.txt),quick,smoke)
+MATHJAX := book/_extra/mathjax
+
+.PHONY: help install test lint book check-book data clean
+
+help:
+	@echo "make book        build the book into book/_build/html (profile: $(BOOK_PROFILE))"
+	@echo "make test        pytest on the library, nbval on the notebooks (smoke profile)"
+	@echo "make check-book  check the built book in headless Chromium (offline, MathJax, tables)"
+	@echo "make data        download the datasets into ./data (sha256-verified)"
+	@echo "make lint        ruff"
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet "$(TORCH)"
+	$(PY) -m pip install --quiet -e ".[$(EXTRAS)]"
+	touch $(STAMP)
+
+test: install
+	$(PY) -m pytest tests
+	$(PY) -m pytest --nbval-lax notebooks
+
+lint: install
+	$(VENV)/bin/ruff check eodrec tests
+	$(VENV)/bin/ruff format --check eodrec tests
+
+$(MATHJAX)/tex-chtml.js:
+	bash tools/fetch_mathjax.sh $(MATHJAX)
+
+book: install $(MATHJAX)/tex-chtml.js
+	$(PY) -m eodrec book build --profile $(BOOK_PROFILE)
+
+check-book: install
+	$(PY) tests/browser/check_book.py book/_build/html
+
+data: install
+	$(PY) -m eodrec data download --dest data
+
+clean:
+	rm -rf book/_build book/pages

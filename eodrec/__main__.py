@@ -1,0 +1,5 @@
+import sys
+
+from eodrec.cli import main
+
+sys.exit(main())

@@ -1,0 +1,79 @@
+"""Build the book: papermill executes each notebook into the book's tree, then Jupyter Book renders.
+
+Pages are executed into ``book/pages/`` (a build output, never committed). A cell that raises
+stops the build with the notebook's name and the error, instead of rendering a red error cell.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+PAGE_GLOB = "[0-9][0-9]_*.ipynb"
+
+
+class BookError(RuntimeError):
+    """A page failed to execute or the book failed to render."""
+
+
+def page_notebooks(notebooks: Path) -> list[Path]:
+    pages = sorted(Path(notebooks).glob(PAGE_GLOB))
+    if not pages:
+        raise BookError(f"no notebooks matching {PAGE_GLOB} in {notebooks}")
+    return pages
+
+
+def execute_pages(
+    notebooks: Path, pages: Path, parameters: dict[str, object], only: list[str] | None = None
+) -> dict[str, float]:
+    """Run every page notebook with ``parameters``; returns wall seconds per page."""
+    import papermill
+    from papermill.exceptions import PapermillExecutionError
+
+    pages = Path(pages)
+    pages.mkdir(parents=True, exist_ok=True)
+    timings: dict[str, float] = {}
+    for source in page_notebooks(notebooks):
+        if only and source.stem not in only:
+            continue
+        target = pages / source.name
+        partial = pages / f".{source.stem}.partial.ipynb"
+        start = time.perf_counter()
+        print(f"executing {source.name} ...", flush=True)
+        try:
+            papermill.execute_notebook(
+                str(source),
+                str(partial),
+                parameters=parameters,
+                kernel_name="python3",
+                cwd=str(source.parent),
+                progress_bar=False,
+            )
+        except BaseException as error:
+            partial.unlink(missing_ok=True)
+            if isinstance(error, PapermillExecutionError):
+                raise BookError(f"{source.name}: {error.ename}: {error.evalue}") from None
+            raise
+        os.replace(partial, target)
+        timings[source.stem] = time.perf_counter() - start
+        print(f"  {source.name}: {timings[source.stem]:.1f} s", flush=True)
+    return timings
+
+
+def render_html(book: Path) -> Path:
+    """Render the executed pages with Jupyter Book (v1, Sphinx); warnings fail the build."""
+    executable = shutil.which(
+        "jupyter-book", path=str(Path(sys.executable).parent)
+    ) or shutil.which("jupyter-book")
+    if executable is None:
+        raise BookError(
+            "jupyter-book is not installed; run `make book` or `pip install -e '.[book]'`"
+        )
+    command = [executable, "build", str(book), "--warningiserror", "--keep-going"]
+    if subprocess.run(command).returncode != 0:
+        raise BookError(f"jupyter-book build {book} failed (see the messages above)")
+    return Path(book) / "_build" / "html"

@@ -1,0 +1,55 @@
+"""Training checkpoints: written atomically, read with ``weights_only=True``, tied to one config.
+
+Checkpoints are build outputs, kept in a cache directory outside the repository.
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import tempfile
+import zipfile
+from pathlib import Path
+
+import torch
+
+
+class CheckpointError(RuntimeError):
+    """A checkpoint that is corrupt or belongs to another config."""
+
+
+def default_cache_dir() -> Path:
+    """``$EODREC_CACHE``, else ``~/.cache/eodrec``."""
+    return Path(os.environ.get("EODREC_CACHE", Path.home() / ".cache" / "eodrec"))
+
+
+def run_dir(run_id: str, cache_dir: Path | None = None) -> Path:
+    return Path(cache_dir or default_cache_dir()) / "runs" / run_id
+
+
+def save_checkpoint(path: Path, state: dict) -> None:
+    """``torch.save`` to a temp file beside ``path``, then rename over it."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(handle)
+    try:
+        torch.save(state, temp)
+        os.replace(temp, path)
+    except BaseException:
+        Path(temp).unlink(missing_ok=True)
+        raise
+
+
+def load_checkpoint(path: Path, config_hash: str) -> dict:
+    """Load a checkpoint saved for ``config_hash``; anything else is a :class:`CheckpointError`."""
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except FileNotFoundError:
+        raise CheckpointError(f"no checkpoint at {path}") from None
+    except (RuntimeError, EOFError, OSError, zipfile.BadZipFile, pickle.UnpicklingError) as error:
+        raise CheckpointError(f"checkpoint {path} is corrupt or not a torch checkpoint "
+                              f"({type(error).__name__}); delete it to start over") from None
+    if not isinstance(state, dict) or state.get("config_hash") != config_hash:
+        found = state.get("config_hash") if isinstance(state, dict) else None
+        raise CheckpointError(f"checkpoint {path} belongs to config {found!r}, not {config_hash!r}")
+    return state

@@ -1,0 +1,261 @@
+"""The ``eodrec`` command: each subcommand is a thin call into the library."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from eodrec import compression
+from eodrec.config import EXPERIMENTS, PROFILES
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if not hasattr(args, "handler"):
+        parser.print_help()
+        return 2
+    from eodrec.book import BookError
+    from eodrec.checkpoint import CheckpointError
+    from eodrec.config import ParameterError
+    from eodrec.data import DataError
+    from eodrec.store import StoreError
+
+    try:
+        return args.handler(args) or 0
+    except (DataError, BookError, ParameterError, CheckpointError, StoreError,
+            ValueError) as error:
+        print(f"eodrec: error: {error}", file=sys.stderr)
+        return 1
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="eodrec", description=__doc__)
+    commands = parser.add_subparsers(title="commands")
+
+    data = commands.add_parser("data", help="download, check and describe the datasets")
+    data_commands = data.add_subparsers(title="data commands")
+    download = data_commands.add_parser(
+        "download", help="fetch the preprocessed Tmall and RetailRocket files, verified by sha256"
+    )
+    download.add_argument(
+        "--dest",
+        type=Path,
+        default=None,
+        help="target directory (default: --data-dir, $EODREC_DATA or ./data)",
+    )
+    download.add_argument(
+        "--mirror", default=None, help="base URL serving <folder>/<file> instead of GitHub"
+    )
+    download.set_defaults(handler=_download)
+    stats = data_commands.add_parser("stats", help="the Table 2 row of a dataset")
+    stats.add_argument("--dataset", required=True, help="Tmall, retailrocket or toy")
+    stats.add_argument(
+        "--data-dir",
+        type=Path,
+        default=None,
+        help="data directory (default: $EODREC_DATA or ./data)",
+    )
+    stats.add_argument("--json", action="store_true", help="print JSON")
+    stats.set_defaults(handler=_stats)
+
+    rate = commands.add_parser(
+        "compression-rate", help="Eq. 13 and the real bytes of an item table"
+    )
+    rate.add_argument("--items", type=int, required=True, help="|V|, number of items")
+    rate.add_argument("--dim", type=int, required=True, help="N, embedding dimension")
+    rate.add_argument("--codebooks", type=int, required=True, help="M, number of codebooks")
+    rate.add_argument("--codewords", type=int, required=True, help="K, vectors per codebook")
+    rate.add_argument("--json", action="store_true", help="print JSON")
+    rate.set_defaults(handler=_compression_rate)
+
+    train = commands.add_parser("train", help="train a model and store its result")
+    train.add_argument("experiment", choices=EXPERIMENTS, help="what to train")
+    train.add_argument("--dataset", required=True, help="Tmall, retailrocket or toy")
+    train.add_argument("--profile", required=True, choices=PROFILES)
+    train.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE",
+                       help="override config settings, e.g. --set dim=64 epochs=5")
+    train.add_argument("--resume", action="store_true",
+                       help="continue an interrupted run from its last checkpoint")
+    train.add_argument("--rerun", action="store_true",
+                       help="train again even if this config's result is stored")
+    _add_common(train)
+    train.set_defaults(handler=_train)
+
+    runs = commands.add_parser("runs", help="list stored runs")
+    runs.add_argument("--json", action="store_true", help="print JSON")
+    runs.add_argument("--results", type=Path, default=None, help="results directory")
+    runs.set_defaults(handler=_runs)
+
+    evaluate = commands.add_parser("evaluate", help="recompute a stored run's metrics")
+    evaluate.add_argument("--run", required=True, help="run id (see `eodrec runs`)")
+    evaluate.add_argument("--split", choices=("valid", "test"), default="test")
+    evaluate.add_argument("--json", action="store_true", help="print JSON")
+    _add_common(evaluate)
+    evaluate.set_defaults(handler=_evaluate)
+
+    predict = commands.add_parser("predict", help="write the top-k items of every sequence")
+    predict.add_argument("--run", required=True, help="run id (see `eodrec runs`)")
+    predict.add_argument("--split", choices=("valid", "test"), default="test")
+    predict.add_argument("--k", type=int, default=20)
+    predict.add_argument("--out", type=Path, required=True, help="output .npz file")
+    _add_common(predict)
+    predict.set_defaults(handler=_predict)
+
+    book = commands.add_parser("book", help="execute the notebooks and render the book")
+    book_commands = book.add_subparsers(title="book commands")
+    build = book_commands.add_parser("build", help="papermill every page, then jupyter-book build")
+    build.add_argument(
+        "--profile",
+        choices=PROFILES,
+        default="quick",
+        help="which results the pages show (default: quick)",
+    )
+    build.add_argument(
+        "--data-dir", type=Path, default=None, help="data directory passed to the pages"
+    )
+    build.add_argument("--book", type=Path, default=Path("book"))
+    build.add_argument("--notebooks", type=Path, default=Path("notebooks"))
+    build.add_argument(
+        "--only",
+        nargs="*",
+        default=None,
+        help="execute only these pages (e.g. 01_datasets); render all",
+    )
+    build.set_defaults(handler=_book_build)
+    return parser
+
+
+def _add_common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--data-dir", type=Path, default=None,
+                        help="data directory (default: $EODREC_DATA or ./data)")
+    parser.add_argument("--results", type=Path, default=None,
+                        help="results directory (default: $EODREC_RESULTS or ./results)")
+    parser.add_argument("--cache-dir", type=Path, default=None,
+                        help="checkpoint directory (default: $EODREC_CACHE or ~/.cache/eodrec)")
+
+
+def _train(args: argparse.Namespace) -> int:
+    from eodrec.config import make_config
+    from eodrec.store import ResultsStore
+    from eodrec.train import Trainer
+
+    config = make_config(args.experiment, args.dataset, args.profile, args.set)
+    trainer = Trainer(config, args.data_dir, ResultsStore(args.results), args.cache_dir)
+    result = trainer.run(resume=args.resume, rerun=args.rerun)
+    print(json.dumps({"id": result["id"], "selected_epoch": result["selected_epoch"],
+                      "test_metrics": result["test_metrics"],
+                      "path": str(trainer.store.path(result["id"]))}, indent=2))
+    return 0
+
+
+def _runs(args: argparse.Namespace) -> int:
+    from eodrec.store import ResultsStore
+
+    rows = [{"id": r["id"], "model": r["model"], "dataset": r["dataset"],
+             "profile": r["profile"], "selected_epoch": r["selected_epoch"],
+             "wall_time_s": r["wall_time_s"], "metrics": r["test_metrics"]}
+            for r in ResultsStore(args.results).runs()]
+    if args.json:
+        print(json.dumps(rows, indent=2))
+        return 0
+    for row in rows:
+        metrics = row["metrics"]
+        print(f"{row['id']:<44} epoch {row['selected_epoch']:>3}  "
+              f"P@10 {100 * metrics['P@10']:6.2f}  NDCG@10 {100 * metrics['NDCG@10']:6.2f}  "
+              f"{row['wall_time_s'] / 60:6.1f} min")
+    return 0
+
+
+def _evaluate(args: argparse.Namespace) -> int:
+    from eodrec.runs import load_run
+
+    run = load_run(args.run, args.results, args.data_dir, args.cache_dir)
+    metrics = run.evaluate(args.split)
+    if args.json:
+        print(json.dumps({"id": args.run, "split": args.split, "metrics": metrics}, indent=2))
+    else:
+        for name, value in metrics.items():
+            print(f"{name:>8}  {100 * value:.2f}")
+    return 0
+
+
+def _predict(args: argparse.Namespace) -> int:
+    from eodrec.runs import load_run
+
+    run = load_run(args.run, args.results, args.data_dir, args.cache_dir)
+    print(run.predict(args.split, args.k, args.out))
+    return 0
+
+
+def _download(args: argparse.Namespace) -> int:
+    from eodrec.data import download, resolve_data_dir
+
+    dest = args.dest or resolve_data_dir(None)
+    for path in download(dest, mirror=args.mirror):
+        print(path)
+    return 0
+
+
+def _stats(args: argparse.Namespace) -> int:
+    from eodrec.data import dataset_stats, load_dataset
+
+    stats = dataset_stats(load_dataset(args.dataset, args.data_dir))
+    if args.json:
+        print(json.dumps(stats, indent=2))
+    else:
+        for key, value in stats.items():
+            print(f"{key:>28}  {value}")
+    return 0
+
+
+def _compression_rate(args: argparse.Namespace) -> int:
+    shape = (args.items, args.dim, args.codebooks, args.codewords)
+    result = {
+        "items": args.items,
+        "dim": args.dim,
+        "codebooks": args.codebooks,
+        "codewords": args.codewords,
+        "compression_rate": compression.compression_rate(*shape),
+        "original_size": compression.full_table_size(args.items, args.dim),
+        "compressed_size": compression.compressed_size(*shape),
+        "full_table_bytes": compression.full_table_bytes(args.items, args.dim),
+        "compositional_bytes_bitpacked": compression.compositional_bytes(*shape, packing="bits"),
+    }
+    if args.codewords <= 256:
+        result["compositional_bytes_uint8"] = compression.compositional_bytes(*shape)
+    if args.json:
+        print(json.dumps(result, indent=2))
+    else:
+        print(
+            f"CR (Eq. 13) = {result['compression_rate']:.2f}  "
+            f"({result['original_size']:,} -> {result['compressed_size']:,} numbers)"
+        )
+        print(
+            f"bytes: full fp32 table {result['full_table_bytes']:,}; codes+codebooks "
+            + (
+                f"{result['compositional_bytes_uint8']:,} (uint8 codes), "
+                if "compositional_bytes_uint8" in result
+                else ""
+            )
+            + f"{result['compositional_bytes_bitpacked']:,} (bit-packed codes)"
+        )
+    return 0
+
+
+def _book_build(args: argparse.Namespace) -> int:
+    from eodrec.book import execute_pages, render_html
+
+    parameters = {
+        "profile": args.profile,
+        "data_dir": str(args.data_dir.resolve()) if args.data_dir else None,
+    }
+    execute_pages(args.notebooks, args.book / "pages", parameters, only=args.only)
+    print(f"book: {render_html(args.book) / 'index.html'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,79 @@
+"""Size analytics of item-embedding schemes: Eq. 13 of the paper and the real bytes on disk.
+
+Two views are kept apart on purpose. Eq. 13 counts every stored number as one unit (a code entry
+weighs as much as a float), which is how the paper computes Table 1 and the CR column of Table 4.
+The byte view counts what a device actually stores: fp32 floats, and codes as ``uint8`` (K <= 256)
+or bit-packed at ``ceil(log2 K)`` bits each.
+"""
+
+from __future__ import annotations
+
+import math
+
+FLOAT32_BYTES = 4
+
+
+def full_table_size(n_items: int, dim: int) -> int:
+    """Numbers in an uncompressed item table, |V|·N (the numerator of Eq. 13)."""
+    return n_items * dim
+
+
+def compressed_size(n_items: int, dim: int, n_codebooks: int, n_codewords: int) -> int:
+    """Numbers stored by compositional codes, M·K·N + M·|V| (the denominator of Eq. 13).
+
+    M codebooks of K vectors of dimension N, plus M integer codes per item.
+    """
+    _check_positive(n_items=n_items, dim=dim, n_codebooks=n_codebooks, n_codewords=n_codewords)
+    return n_codebooks * n_codewords * dim + n_codebooks * n_items
+
+
+def compression_rate(n_items: int, dim: int, n_codebooks: int, n_codewords: int) -> float:
+    """Eq. 13: CR = |V|·N / (M·K·N + M·|V|); its upper bound is N / M."""
+    return full_table_size(n_items, dim) / compressed_size(n_items, dim, n_codebooks, n_codewords)
+
+
+def code_bits(n_codewords: int) -> int:
+    """Bits needed for one code, ceil(log2 K) (Sec. 4.2.1: M·log2 K bits per item)."""
+    _check_positive(n_codewords=n_codewords)
+    return max(1, math.ceil(math.log2(n_codewords)))
+
+
+def full_table_bytes(n_items: int, dim: int) -> int:
+    """Bytes of a dense fp32 item table."""
+    return full_table_size(n_items, dim) * FLOAT32_BYTES
+
+
+def codebook_bytes(dim: int, n_codebooks: int, n_codewords: int) -> int:
+    """Bytes of the M fp32 codebooks of K vectors each."""
+    return n_codebooks * n_codewords * dim * FLOAT32_BYTES
+
+
+def code_bytes(n_items: int, n_codebooks: int, n_codewords: int, packing: str = "uint8") -> int:
+    """Bytes of the code matrix (|V| × M): one byte per code, or bit-packed.
+
+    ``uint8`` is what the exported student stores and needs K <= 256; ``bits`` is the lower
+    bound the paper's "M·log2 K bits per item" implies.
+    """
+    _check_positive(n_items=n_items, n_codebooks=n_codebooks, n_codewords=n_codewords)
+    if packing == "uint8":
+        if n_codewords > 256:
+            raise ValueError(f"uint8 codes need n_codewords <= 256, got {n_codewords}")
+        return n_items * n_codebooks
+    if packing == "bits":
+        return math.ceil(n_items * n_codebooks * code_bits(n_codewords) / 8)
+    raise ValueError(f"packing must be 'uint8' or 'bits', got {packing!r}")
+
+
+def compositional_bytes(
+    n_items: int, dim: int, n_codebooks: int, n_codewords: int, packing: str = "uint8"
+) -> int:
+    """Bytes of the student's item state: codes plus codebooks, nothing of size |V|×N."""
+    return code_bytes(n_items, n_codebooks, n_codewords, packing) + codebook_bytes(
+        dim, n_codebooks, n_codewords
+    )
+
+
+def _check_positive(**values: int) -> None:
+    for name, value in values.items():
+        if int(value) != value or value < 1:
+            raise ValueError(f"{name} must be a positive integer, got {value!r}")

@@ -1,0 +1,26 @@
+"""Session recommenders sharing one contract (see :mod:`eodrec.models.base`)."""
+
+from eodrec.models.base import SessionRecommender, init_uniform_
+from eodrec.models.item_tables import FullItemTable, ItemTable
+from eodrec.models.readout import READOUT_VARIANTS, SoftAttentionReadout
+from eodrec.models.teacher import (
+    CausalSelfAttention,
+    FeedForward,
+    Teacher,
+    TeacherConfig,
+    TransformerLayer,
+)
+
+__all__ = [
+    "READOUT_VARIANTS",
+    "CausalSelfAttention",
+    "FeedForward",
+    "FullItemTable",
+    "ItemTable",
+    "SessionRecommender",
+    "SoftAttentionReadout",
+    "Teacher",
+    "TeacherConfig",
+    "TransformerLayer",
+    "init_uniform_",
+]

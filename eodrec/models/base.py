@@ -1,0 +1,68 @@
+"""The contract every session recommender follows (teacher, student and baselines alike).
+
+A recommender owns an item table (:mod:`eodrec.models.item_tables`) and an encoder:
+
+* ``encode(batch) -> (B, N)``: one session vector theta_s per sequence;
+* ``score(session_vectors) -> (B, n_items + 1)``: dot products with every row of the item table,
+  column 0 (padding) included; metrics ignore that column;
+* ``loss(batch)``: softmax cross-entropy of ``score(encode(batch))`` against the targets, with
+  the padding column masked to -inf so no probability is ever put on it (paper Eq. 27-28; the
+  paper writes a binary CE, the authors' code and we use the softmax form, METHOD-NOTES 7.13);
+* ``forward(batch)``: the scores.
+"""
+
+from __future__ import annotations
+
+import abc
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from eodrec.data.batch import Batch
+from eodrec.metrics import mask_padding
+from eodrec.models.item_tables import ItemTable
+
+
+class SessionRecommender(nn.Module, abc.ABC):
+    """Abstract next-item recommender over a pluggable item table."""
+
+    def __init__(self, item_table: ItemTable) -> None:
+        super().__init__()
+        self.item_table = item_table
+
+    @property
+    def n_items(self) -> int:
+        return self.item_table.n_items
+
+    @property
+    def dim(self) -> int:
+        return self.item_table.dim
+
+    @abc.abstractmethod
+    def encode(self, batch: Batch) -> torch.Tensor:
+        """Session vectors (B, N) for the sequences of ``batch``."""
+
+    def score(self, session_vectors: torch.Tensor) -> torch.Tensor:
+        """Dot-product scores (B, n_items + 1) of every item, padding column included (Eq. 27)."""
+        return session_vectors @ self.item_table.weight().T  # (B, N) @ (N, n_items+1)
+
+    def loss(self, batch: Batch) -> torch.Tensor:
+        """Mean softmax cross-entropy over the batch; padding gets probability exactly 0."""
+        logits = mask_padding(self(batch))  # (B, n_items+1), column 0 = -inf
+        return F.cross_entropy(logits, batch.targets)
+
+    def forward(self, batch: Batch) -> torch.Tensor:
+        return self.score(self.encode(batch))  # (B, n_items+1)
+
+
+def init_uniform_(module: nn.Module, init_range: float) -> None:
+    """Draw every parameter of ``module`` from U(-init_range, init_range), in place.
+
+    Paper Sec. 6.1.3: "All the learnable parameters are initialized with the Uniform Distribution
+    U(-0.1, 0.1)". This covers LayerNorm gains and biases, Linear biases and embedding tables
+    too, exactly as the authors' code does (METHOD-NOTES 2.1).
+    """
+    with torch.no_grad():
+        for parameter in module.parameters():
+            parameter.uniform_(-init_range, init_range)

@@ -1,0 +1,181 @@
+"""The teacher: a one-layer SASRec-style transformer with a soft-attention readout (Sec. 3.2.1).
+
+Data flow for a batch of right-padded sequences (B sessions, L positions, N dimensions)::
+
+    x     = X[items] + P[0..L-1]                  # Eq. 2, X-hat = X + P       (B, L, N)
+    x     = Dropout(LayerNorm(x))
+    H     = TransformerLayer^n_layers(x)          # Eq. 2, F = Attention, FNN  (B, L, N)
+    theta = SoftAttentionReadout(H, mask)         # Eq. 3                      (B, N)
+    score = theta @ X^T                           # Eq. 27                     (B, n_items + 1)
+
+Positions are left-aligned (position 0 is the oldest item), as in the authors' code; SASRec
+itself left-pads. Where the paper and the authors' code differ, :class:`TeacherConfig` defaults
+to the paper and offers the code's behaviour as an option (METHOD-NOTES 2 and 7).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from eodrec.data.batch import Batch
+from eodrec.models.base import SessionRecommender, init_uniform_
+from eodrec.models.item_tables import FullItemTable, ItemTable
+from eodrec.models.readout import READOUT_VARIANTS, ReadoutVariant, SoftAttentionReadout
+
+LAYER_NORM_EPS = 1e-12  # the authors' BERT-style value, used by every LayerNorm
+
+
+@dataclass(frozen=True)
+class TeacherConfig:
+    """Hyperparameters of the teacher backbone. Defaults are the paper's Tmall setting."""
+
+    dim: int = 128  # N: 128 for Tmall, 256 for RetailRocket (Sec. 6.1.3)
+    n_heads: int = 1  # 1 for Tmall, 2 for RetailRocket (Sec. 6.1.3)
+    n_layers: int = 1  # one attention layer is best on both datasets (Sec. 6.1.3)
+    dropout: float = 0.5  # 0.5 for Tmall, 0.2 for RetailRocket (Sec. 6.1.3)
+    max_length: int = 300  # rows of the position table; the authors never truncate sequences
+    ffn_dim: int | None = None  # F, the FFN inner size; None means F = N as in the authors' code
+    readout: ReadoutVariant = "paper"  # "paper" = Eq. 3; "code" = sas.py (tanh, padded mean)
+    ffn_residual_scale: float = 1.0  # paper: a standard residual; the authors' teacher uses 4.0
+    init_range: float = 0.1  # every parameter ~ U(-0.1, 0.1) (Sec. 6.1.3)
+
+    def __post_init__(self) -> None:
+        if self.dim < 1 or self.n_heads < 1 or self.dim % self.n_heads != 0:
+            raise ValueError(f"dim ({self.dim}) must be a positive multiple of n_heads "
+                             f"({self.n_heads})")
+        if self.n_layers < 1 or self.max_length < 1:
+            raise ValueError("n_layers and max_length must be positive")
+        if not 0.0 <= self.dropout < 1.0:
+            raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
+        if self.ffn_dim is not None and self.ffn_dim < 1:
+            raise ValueError(f"ffn_dim must be positive or None, got {self.ffn_dim}")
+        if self.readout not in READOUT_VARIANTS:
+            raise ValueError(f"readout must be one of {READOUT_VARIANTS}, got {self.readout!r}")
+        if self.init_range <= 0:
+            raise ValueError(f"init_range must be positive, got {self.init_range}")
+
+    @property
+    def inner_dim(self) -> int:
+        """F, the resolved FFN inner size."""
+        return self.dim if self.ffn_dim is None else self.ffn_dim
+
+
+class CausalSelfAttention(nn.Module):
+    """Multi-head scaled dot-product self-attention under a given (B, L, L) mask of allowed keys."""
+
+    def __init__(self, config: TeacherConfig) -> None:
+        super().__init__()
+        self.n_heads = config.n_heads
+        self.query = nn.Linear(config.dim, config.dim)
+        self.key = nn.Linear(config.dim, config.dim)
+        self.value = nn.Linear(config.dim, config.dim)
+        self.out = nn.Linear(config.dim, config.dim)
+        self.attention_dropout = nn.Dropout(config.dropout)
+
+    def forward(self, x: torch.Tensor, allowed: torch.Tensor) -> torch.Tensor:
+        B, L, N = x.size()
+        head_dim = N // self.n_heads
+        q = self.query(x).view(B, L, self.n_heads, head_dim).transpose(1, 2)  # (B, h, L, d)
+        k = self.key(x).view(B, L, self.n_heads, head_dim).transpose(1, 2)  # (B, h, L, d)
+        v = self.value(x).view(B, L, self.n_heads, head_dim).transpose(1, 2)  # (B, h, L, d)
+        attention = (q @ k.transpose(-2, -1)) / math.sqrt(head_dim)  # (B, h, L, L)
+        # The dtype's minimum rather than -inf: a query with no allowed key (an all-padding row)
+        # then gets uniform weights instead of NaN; any row with an allowed key is unaffected.
+        attention = attention.masked_fill(~allowed[:, None], torch.finfo(attention.dtype).min)
+        attention = self.attention_dropout(attention.softmax(dim=-1))
+        y = (attention @ v).transpose(1, 2).contiguous().view(B, L, N)  # (B, L, N)
+        return self.out(y)
+
+
+class FeedForward(nn.Module):
+    """FNN of Eq. 2: Linear(N, F) -> exact GELU -> Linear(F, N) -> dropout."""
+
+    def __init__(self, config: TeacherConfig) -> None:
+        super().__init__()
+        self.up = nn.Linear(config.dim, config.inner_dim)
+        self.down = nn.Linear(config.inner_dim, config.dim)
+        self.dropout = nn.Dropout(config.dropout)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.dropout(self.down(F.gelu(self.up(x))))  # (B, L, N)
+
+
+class TransformerLayer(nn.Module):
+    """One post-LN SASRec block (Eq. 2): residual, dropout and LayerNorm after each sub-layer.
+
+    The FFN residual is ``LayerNorm(ffn(h) + ffn_residual_scale * h)``; the authors' teacher
+    scales it by 4 (METHOD-NOTES 2.1), a standard block by 1.
+    """
+
+    def __init__(self, config: TeacherConfig) -> None:
+        super().__init__()
+        self.attention = CausalSelfAttention(config)
+        self.attention_dropout = nn.Dropout(config.dropout)
+        self.attention_norm = nn.LayerNorm(config.dim, eps=LAYER_NORM_EPS)
+        self.ffn = FeedForward(config)
+        self.ffn_norm = nn.LayerNorm(config.dim, eps=LAYER_NORM_EPS)
+        self.ffn_residual_scale = config.ffn_residual_scale
+
+    def forward(self, x: torch.Tensor, allowed: torch.Tensor) -> torch.Tensor:
+        h = self.attention_norm(x + self.attention_dropout(self.attention(x, allowed)))  # (B,L,N)
+        return self.ffn_norm(self.ffn(h) + self.ffn_residual_scale * h)  # (B, L, N)
+
+
+class Teacher(SessionRecommender):
+    """The server-side model M_T of Sec. 3.2.1 (Eq. 2-3) over a full item table.
+
+    Args:
+        config: the backbone's hyperparameters.
+        n_items: number of real items; ids run 1..n_items and 0 is padding.
+        item_table: an :class:`ItemTable` to use instead of a fresh :class:`FullItemTable`
+            (for instance a compressed table). A table passed in keeps its own initialisation;
+            everything else is drawn from U(-init_range, init_range) once, at construction.
+    """
+
+    def __init__(self, config: TeacherConfig, n_items: int,
+                 item_table: ItemTable | None = None) -> None:
+        own_table = item_table is None
+        if item_table is None:
+            item_table = FullItemTable(n_items, config.dim)
+        elif (item_table.n_items, item_table.dim) != (n_items, config.dim):
+            raise ValueError(f"item table is {item_table.n_items} items x {item_table.dim} dims, "
+                             f"model expects {n_items} x {config.dim}")
+        super().__init__(item_table)
+        self.config = config
+        self.positions = nn.Embedding(config.max_length, config.dim)  # P
+        self.input_norm = nn.LayerNorm(config.dim, eps=LAYER_NORM_EPS)
+        self.input_dropout = nn.Dropout(config.dropout)
+        self.layers = nn.ModuleList(TransformerLayer(config) for _ in range(config.n_layers))
+        self.readout = SoftAttentionReadout(config.dim, config.readout)
+        for name, child in self.named_children():
+            if own_table or name != "item_table":
+                init_uniform_(child, config.init_range)
+
+    def hidden_states(self, batch: Batch) -> torch.Tensor:
+        """Transformer outputs H (B, L, N) for every position, padded ones included (Eq. 2).
+
+        Position t attends to real positions 0..t only (causal and key-padding mask), so H at a
+        real position depends on neither later items nor padding.
+        """
+        B, L = batch.items.size()
+        if L > self.config.max_length:
+            raise ValueError(f"batch has sequences of length {L} but the position table has "
+                             f"max_length={self.config.max_length} rows; raise max_length or "
+                             f"truncate the sequences")
+        positions = torch.arange(L, device=batch.items.device)  # (L,)
+        x = self.item_table.lookup(batch.items) + self.positions(positions)  # (B, L, N)
+        x = self.input_dropout(self.input_norm(x))
+        causal = torch.ones(L, L, dtype=torch.bool, device=x.device).tril()  # (L, L)
+        allowed = causal & batch.mask[:, None, :]  # (B, L, L): query row, key column
+        for layer in self.layers:
+            x = layer(x, allowed)  # (B, L, N)
+        return x
+
+    def encode(self, batch: Batch) -> torch.Tensor:
+        """Session vectors theta_s (B, N): the readout of Eq. 3 over the hidden states."""
+        return self.readout(self.hidden_states(batch), batch.mask)  # (B, N)

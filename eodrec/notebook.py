@@ -1,0 +1,84 @@
+"""What every book page does around its table: check parameters, show cells, state provenance."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from eodrec.config import ParameterError, check_profile, profile_datasets
+
+
+@dataclass(frozen=True)
+class Page:
+    """A page's validated parameters."""
+
+    profile: str
+    datasets: tuple[str, ...]
+    data_dir: Path | None
+
+
+def page_parameters(profile: str, data_dir: str | None = None) -> Page:
+    """Validate a page's ``parameters`` cell; a bad value is a one-line :class:`ParameterError`."""
+    check_profile(profile)
+    if data_dir is not None and not isinstance(data_dir, str | os.PathLike):
+        raise ParameterError(f"data_dir={data_dir!r} must be a path string or None")
+    return Page(profile, profile_datasets(profile), Path(data_dir) if data_dir else None)
+
+
+def comparison_table(cells: pd.DataFrame, keys: list[str], digits: int = 2):
+    """A styled table of compared cells; rows that differ from the paper are highlighted."""
+    shown = cells.copy()
+    columns = [*keys, "quantity", "paper", "ours", "difference"]
+    if "note" in shown:
+        columns.append("note")
+    styler = (
+        shown[columns]
+        .style.format(
+            {"paper": _number(digits), "ours": _number(digits), "difference": _signed(digits)}
+        )
+        .hide(axis="index")
+    )
+    if "note" in shown:
+        styler = styler.apply(
+            lambda row: ["background-color: #fff3cd" if row["note"] else "" for _ in row], axis=1
+        )
+    return styler
+
+
+def provenance_markdown(prov: dict) -> str:
+    """A short paragraph placed under each table: profile, code, data, machine."""
+    checksums = (
+        ", ".join(
+            f"`{name}` {digest[:12]}"
+            for name, digest in sorted(prov.get("data_checksums", {}).items())
+        )
+        or "none"
+    )
+    hardware = prov.get("hardware", {})
+    return (
+        f"**Profile** `{prov['profile']}` · **commit** `{prov['git_commit'][:12]}` · "
+        f"**created** {prov['created']} · **machine** {hardware.get('cpu', '?')} "
+        f"({hardware.get('cpu_count', '?')} cores, {hardware.get('device', '?')}) · "
+        f"**data sha256** {checksums}"
+    )
+
+
+def _number(digits: int):
+    def fmt(value: float) -> str:
+        if pd.isna(value):
+            return "–"
+        return f"{value:,.0f}" if float(value).is_integer() else f"{value:,.{digits}f}"
+
+    return fmt
+
+
+def _signed(digits: int):
+    def fmt(value: float) -> str:
+        if pd.isna(value):
+            return "–"
+        return "0" if value == 0 else f"{value:+,.{digits}f}"
+
+    return fmt

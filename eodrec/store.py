@@ -1,0 +1,101 @@
+"""The results store: one JSON per run, named by experiment and config hash, written atomically.
+
+A result is a pure function of its config (plus data checksum and code version), so a stored
+config hash means the run is reused. Files are never overwritten silently: a corrupt file is
+reported, and replacing a complete result takes an explicit ``rerun``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+
+from eodrec.config import ExperimentConfig
+
+
+class StoreError(RuntimeError):
+    """A results file that cannot be read as a result."""
+
+
+def default_results_dir() -> Path:
+    """``$EODREC_RESULTS``, else ``./results`` (the repository's committed results)."""
+    return Path(os.environ.get("EODREC_RESULTS", "results"))
+
+
+def atomic_write_json(path: Path, payload: object) -> None:
+    """Write JSON to a temp file in the same directory, then rename: readers never see half."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(handle, "w") as out:
+            json.dump(payload, out, indent=1, sort_keys=False, allow_nan=False)
+            out.write("\n")
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(temp, path)
+    except BaseException:
+        Path(temp).unlink(missing_ok=True)
+        raise
+
+
+class ResultsStore:
+    """JSON results under ``root/<experiment>/<run id>.json``."""
+
+    def __init__(self, root: Path | str | None = None) -> None:
+        self.root = Path(root) if root is not None else default_results_dir()
+
+    def path(self, run_id: str) -> Path:
+        experiment = run_id.split("-", 1)[0]
+        return self.root / experiment / f"{run_id}.json"
+
+    def load(self, run_id: str) -> dict:
+        path = self.path(run_id)
+        if not path.exists():
+            raise StoreError(f"no stored run {run_id!r} (looked for {path}); "
+                             "`eodrec runs` lists the stored ones")
+        return self._read(path)
+
+    def find(self, config: ExperimentConfig) -> dict | None:
+        """The stored result of exactly this config, or None."""
+        path = self.path(config.run_id)
+        return self._read(path) if path.exists() else None
+
+    def save(self, result: dict, replace: bool = False) -> Path:
+        path = self.path(result["id"])
+        if path.exists() and not replace:
+            self._read(path)  # a corrupt file is reported, not overwritten
+            raise StoreError(f"{path} already holds run {result['id']}; rerun to replace it")
+        atomic_write_json(path, result)
+        return path
+
+    def runs(self) -> list[dict]:
+        """Every stored result, oldest experiment name first; a corrupt file raises."""
+        return [self._read(path) for path in sorted(self.root.glob("*/*.json"))]
+
+    @staticmethod
+    def _read(path: Path) -> dict:
+        try:
+            result = json.loads(path.read_text())
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+            raise StoreError(f"{path} is corrupt or truncated ({error}); move it away or rerun "
+                             "that run with --rerun") from None
+        if not isinstance(result, dict) or "id" not in result or "config" not in result:
+            raise StoreError(f"{path} is not an eodrec result (no 'id' and 'config')")
+        return result
+
+
+def atomic_write_npz(path: Path, **arrays) -> None:
+    """``numpy.savez`` through a temp file and a rename."""
+    import numpy as np
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".npz")
+    try:
+        with os.fdopen(handle, "wb") as out:
+            np.savez(out, **arrays)
+        os.replace(temp, path)
+    except BaseException:
+        Path(temp).unlink(missing_ok=True)
+        raise
