@@ -82,3 +82,44 @@ def _signed(digits: int):
         return "0" if value == 0 else f"{value:+,.{digits}f}"
 
     return fmt
+
+
+def stored_results(experiment: str, page: Page) -> tuple[list[dict], list[str]]:
+    """The stored result of ``experiment`` for each dataset of the page's profile.
+
+    Returns the results found and, for each missing one, the command that produces it. With the
+    ``smoke`` profile a missing result is trained on the spot (seconds on the toy data) and kept
+    in the cache directory, so the committed ``results/`` only ever holds real-data runs.
+    """
+    from eodrec.checkpoint import default_cache_dir
+    from eodrec.config import make_config
+    from eodrec.store import ResultsStore
+    from eodrec.train import Trainer
+
+    smoke = page.profile == "smoke"
+    store = ResultsStore(default_cache_dir() / "results" if smoke else None)
+    found, missing = [], []
+    for dataset in page.datasets:
+        config = make_config(experiment, dataset, page.profile)
+        result = store.find(config)
+        if result is None and smoke:
+            result = Trainer(config, page.data_dir, store, progress=False).run()
+        if result is None:
+            missing.append(f"eodrec train {experiment} --dataset {dataset} "
+                           f"--profile {page.profile}")
+        else:
+            found.append(result)
+    return found, missing
+
+
+def run_provenance_table(results: list[dict]) -> pd.DataFrame:
+    """One line per run: what produced the numbers beside it."""
+    return pd.DataFrame([
+        {"run": r["id"], "profile": r["profile"], "selected epoch": r["selected_epoch"],
+         "epochs run": r["epochs_run"], "wall time (min)": round(r["wall_time_s"] / 60, 1),
+         "commit": r["provenance"]["git_commit"][:12],
+         "machine": f"{r['provenance']['hardware']['cpu']} "
+                    f"({r['provenance']['hardware']['device']})",
+         "data sha256": ", ".join(v[:12] for v in r["provenance"]["data_checksums"].values())}
+        for r in results
+    ])

@@ -20,8 +20,17 @@ class StoreError(RuntimeError):
 
 
 def default_results_dir() -> Path:
-    """``$EODREC_RESULTS``, else ``./results`` (the repository's committed results)."""
-    return Path(os.environ.get("EODREC_RESULTS", "results"))
+    """``$EODREC_RESULTS``, else the checkout's committed ``results/``, else ``./results``.
+
+    The checkout is found by walking up from the working directory to the folder holding
+    ``pyproject.toml`` and ``results/``, so notebooks run from ``notebooks/`` find it too.
+    """
+    if "EODREC_RESULTS" in os.environ:
+        return Path(os.environ["EODREC_RESULTS"])
+    for folder in (Path.cwd(), *Path.cwd().parents):
+        if (folder / "pyproject.toml").exists() and (folder / "results").is_dir():
+            return folder / "results"
+    return Path("results")
 
 
 def atomic_write_json(path: Path, payload: object) -> None:

@@ -172,3 +172,26 @@ def _table2_note(row, measured: pd.Series | None) -> str:
 def _table2_tolerance(quantity: str) -> float:
     """Lengths are printed with two decimals, counts exactly."""
     return 0.0051 if quantity == "avg_length" else 0.5
+
+
+TABLE3_METRICS = ["P@5", "NDCG@5", "P@10", "NDCG@10"]
+# The paper's method names for this package's experiments.
+METHOD_NAMES = {"teacher": "Teacher"}
+
+
+def table3(results: list[dict]) -> pd.DataFrame:
+    """Table 3 cells of the stored runs in percent, beside the paper's, with each run's profile."""
+    paper = load_target("table3")
+    rows = [
+        {"method": METHOD_NAMES[r["model"]], "dataset": PAPER_DATASET_NAMES.get(r["dataset"],
+                                                                                r["dataset"]),
+         "profile": r["profile"], **{m: 100 * r["test_metrics"][m] for m in TABLE3_METRICS}}
+        for r in results
+    ]
+    ours = pd.DataFrame(rows, columns=["method", "dataset", "profile", *TABLE3_METRICS])
+    cells = compare(ours.drop(columns="profile"), paper, ["method", "dataset"], TABLE3_METRICS)
+    cells = cells.merge(ours[["method", "dataset", "profile"]], on=["method", "dataset"],
+                        how="left")
+    have = set(zip(ours.method, ours.dataset, strict=True))
+    keep = [(m, d) in have for m, d in zip(cells.method, cells.dataset, strict=True)]
+    return cells[keep].sort_values(["dataset", "method"], kind="stable", ignore_index=True)

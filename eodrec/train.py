@@ -162,7 +162,8 @@ class Trainer:
                 state["wall_time"] = time.perf_counter() - started
                 self._checkpoint(model, optimizer, loader, state)
             if cap and state["epoch_steps"] >= cap:
-                loader.epoch, loader.position = loader.epoch + 1, 0
+                if loader.position:  # stopped before the epoch's own last batch
+                    loader.epoch, loader.position = loader.epoch + 1, 0
                 break
         bar.close()
 

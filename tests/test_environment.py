@@ -1,8 +1,8 @@
 """environment.yml (conda, Binder) and pyproject.toml (pip) must ask for the same packages."""
 
-import tomllib
 from pathlib import Path
 
+import tomllib
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -132,7 +132,7 @@ def test_truncated_result_is_reported_and_kept(tmp_path):
     [
         (["--dataset", "movies", "--profile", "smoke"], "unknown dataset 'movies'"),
         (["--dataset", "toy", "--profile", "smoke", "--set", "depth=3"], "unknown setting 'depth'"),
-        (["--dataset", "toy", "--profile", "smoke", "--set", "dim=big"], "dim='big' is not a valid"),
+        (["--dataset", "toy", "--profile", "smoke", "--set", "dim=big"], "not a valid int"),
         (["--dataset", "Tmall", "--profile", "smoke"], "toy dataset only"),
     ],
 )
