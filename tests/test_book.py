@@ -1,0 +1,53 @@
+"""The book build: a raising cell or a bad parameter stops it with one line naming the page."""
+
+import json
+
+import nbformat
+import pytest
+from nbformat.v4 import new_code_cell, new_notebook
+
+from eodrec.book import BookError, execute_pages, page_notebooks
+
+ROOT = __import__("pathlib").Path(__file__).resolve().parents[1]
+
+
+def _page(path, *sources):
+    cells = [new_code_cell(s) for s in sources]
+    cells[0].metadata["tags"] = ["parameters"]
+    notebook = new_notebook(cells=cells)
+    notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
+                                       "language": "python"}
+    nbformat.write(notebook, path)
+
+
+def test_a_raising_cell_fails_the_build_and_leaves_no_page(tmp_path):
+    source, pages = tmp_path / "src", tmp_path / "pages"
+    source.mkdir()
+    _page(source / "01_ok.ipynb", "x = 1", "print(x)")
+    _page(source / "02_broken.ipynb", "x = 1", "raise RuntimeError('table is empty')")
+    with pytest.raises(BookError, match=r"^02_broken.ipynb: RuntimeError: table is empty$"):
+        execute_pages(source, pages, {})
+    assert (pages / "01_ok.ipynb").exists()
+    assert sorted(p.name for p in pages.iterdir()) == ["01_ok.ipynb"]
+
+
+def test_a_bad_page_parameter_is_one_line(tmp_path):
+    source = tmp_path / "src"
+    source.mkdir()
+    _page(source / "01_page.ipynb", 'profile = "smoke"',
+          "from eodrec.notebook import page_parameters\npage_parameters(profile)")
+    with pytest.raises(BookError) as info:
+        execute_pages(source, tmp_path / "pages", {"profile": "fast"})
+    assert str(info.value) == ("01_page.ipynb: ParameterError: profile='fast' is not allowed; "
+                               "choose one of: smoke, quick, paper")
+
+
+def test_every_page_has_a_literal_parameters_cell_then_validation():
+    for path in page_notebooks(ROOT / "notebooks"):
+        cells = [c for c in json.loads(path.read_text())["cells"] if c["cell_type"] == "code"]
+        tagged = [i for i, c in enumerate(cells) if "parameters" in c["metadata"].get("tags", [])]
+        assert len(tagged) == 1, path.name
+        code = [line.split("#")[0] for line in "".join(cells[tagged[0]]["source"]).splitlines()]
+        assert not any("import" in line or "(" in line for line in code), path.name
+        assert "page_parameters(" in "".join(cells[tagged[0] + 1]["source"]), path.name
+        assert all(not c.get("outputs") for c in cells), f"{path.name} has stored outputs"
