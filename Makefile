@@ -44,14 +44,14 @@ lint: install
 	$(VENV)/bin/ruff check eodrec tests
 	$(VENV)/bin/ruff format --check eodrec tests
 
-$(MATHJAX)/tex-chtml.js:
+$(MATHJAX)/tex-chtml.js: tools/fetch_mathjax.sh
 	bash tools/fetch_mathjax.sh $(MATHJAX)
 
 book: install $(MATHJAX)/tex-chtml.js
 	$(PY) -m eodrec book build --profile $(BOOK_PROFILE)
 
 check-book: install
-	$(PY) tests/browser/check_book.py book/_build/html
+	$(PY) tests/browser/check_book.py book/_build/html --toc book/_toc.yml --json book/_build/book-check.json
 
 data: install
 	$(PY) -m eodrec data download --dest data

@@ -79,7 +79,9 @@ def _signed(digits: int):
     def fmt(value: float) -> str:
         if pd.isna(value):
             return "–"
-        return "0" if value == 0 else f"{value:+,.{digits}f}"
+        if value == 0:
+            return "0"
+        return f"{value:+,.0f}" if float(value).is_integer() else f"{value:+,.{digits}f}"
 
     return fmt
 

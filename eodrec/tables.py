@@ -179,12 +179,13 @@ TABLE3_METRICS = ["P@5", "NDCG@5", "P@10", "NDCG@10"]
 METHOD_NAMES = {"teacher": "Teacher"}
 
 
-def table3(results: list[dict]) -> pd.DataFrame:
-    """Table 3 cells of the stored runs in percent, beside the paper's, with each run's profile."""
+def table3(results: list[dict], methods: list[str]) -> pd.DataFrame:
+    """Table 3 cells of ``methods`` in percent: the paper's beside the stored runs' (NaN where a
+    run is missing), with each run's profile."""
     paper = load_target("table3")
     rows = [
-        {"method": METHOD_NAMES[r["model"]], "dataset": PAPER_DATASET_NAMES.get(r["dataset"],
-                                                                                r["dataset"]),
+        {"method": METHOD_NAMES[r["model"]],
+         "dataset": PAPER_DATASET_NAMES.get(r["dataset"], r["dataset"]),
          "profile": r["profile"], **{m: 100 * r["test_metrics"][m] for m in TABLE3_METRICS}}
         for r in results
     ]
@@ -192,6 +193,5 @@ def table3(results: list[dict]) -> pd.DataFrame:
     cells = compare(ours.drop(columns="profile"), paper, ["method", "dataset"], TABLE3_METRICS)
     cells = cells.merge(ours[["method", "dataset", "profile"]], on=["method", "dataset"],
                         how="left")
-    have = set(zip(ours.method, ours.dataset, strict=True))
-    keep = [(m, d) in have for m, d in zip(cells.method, cells.dataset, strict=True)]
-    return cells[keep].sort_values(["dataset", "method"], kind="stable", ignore_index=True)
+    cells = cells[cells["method"].isin(methods)]
+    return cells.sort_values(["dataset", "method"], kind="stable", ignore_index=True)

@@ -21,6 +21,7 @@ from torch import nn
 
 from eodrec.data.batch import Batch
 from eodrec.metrics import mask_padding
+from eodrec.models.fast_loss import full_softmax_cross_entropy
 from eodrec.models.item_tables import ItemTable
 
 
@@ -48,9 +49,26 @@ class SessionRecommender(nn.Module, abc.ABC):
         return session_vectors @ self.item_table.weight().T  # (B, N) @ (N, n_items+1)
 
     def loss(self, batch: Batch) -> torch.Tensor:
-        """Mean softmax cross-entropy over the batch; padding gets probability exactly 0."""
+        """Mean softmax cross-entropy over the batch; padding gets probability exactly 0.
+
+        Equal to :meth:`reference_loss`; when ``score`` and ``forward`` are the standard ones it
+        is computed without materialising the masked score matrix (see
+        :mod:`eodrec.models.fast_loss`).
+        """
+        if not self._standard_scoring():
+            return self.reference_loss(batch)
+        return full_softmax_cross_entropy(self.encode(batch), self.item_table.weight(),
+                                          batch.targets)
+
+    def reference_loss(self, batch: Batch) -> torch.Tensor:
+        """The loss written out plainly: CE over ``score(encode(batch))`` with column 0 = -inf."""
         logits = mask_padding(self(batch))  # (B, n_items+1), column 0 = -inf
         return F.cross_entropy(logits, batch.targets)
+
+    def _standard_scoring(self) -> bool:
+        """Whether scores are exactly ``encode(batch) @ weight().T`` (no subclass override)."""
+        cls = type(self)
+        return cls.score is SessionRecommender.score and cls.forward is SessionRecommender.forward
 
     def forward(self, batch: Batch) -> torch.Tensor:
         return self.score(self.encode(batch))  # (B, n_items+1)
