@@ -2,28 +2,36 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 import torch
 
-from eodrec.data import pad_batch
+from eodrec.data import Batch, pad_batch
 from eodrec.metrics import evaluate_ranks, rank_of_target, topk_items
 from eodrec.models import SessionRecommender
 
 
 @torch.no_grad()
-def rank_targets(model: SessionRecommender, sequences: Sequence[Sequence[int]],
-                 targets: Sequence[int], batch_size: int = 500,
-                 device: torch.device | str = "cpu") -> torch.Tensor:
-    """The (n,) ranks of each target among all items, in file order."""
+def scored_batches(model: SessionRecommender, sequences: Sequence[Sequence[int]],
+                   targets: Sequence[int], batch_size: int = 500,
+                   device: torch.device | str = "cpu") -> Iterator[tuple[Batch, torch.Tensor]]:
+    """Each batch, in file order, with its scores (B, n_items + 1); the model in eval mode."""
     model.eval()
-    ranks = []
     for start in range(0, len(sequences), batch_size):
         stop = min(start + batch_size, len(sequences))
         batch = pad_batch(sequences[start:stop], targets[start:stop], range(start, stop))
         batch = batch.to(device)
-        ranks.append(rank_of_target(model(batch), batch.targets).cpu())
-    return torch.cat(ranks)
+        yield batch, model(batch)
+
+
+def rank_targets(model: SessionRecommender, sequences: Sequence[Sequence[int]],
+                 targets: Sequence[int], batch_size: int = 500,
+                 device: torch.device | str = "cpu") -> torch.Tensor:
+    """The (n,) ranks of each target among all items, in file order."""
+    return torch.cat([
+        rank_of_target(scores, batch.targets).cpu()
+        for batch, scores in scored_batches(model, sequences, targets, batch_size, device)
+    ])
 
 
 def evaluate(model: SessionRecommender, sequences: Sequence[Sequence[int]],
@@ -33,15 +41,11 @@ def evaluate(model: SessionRecommender, sequences: Sequence[Sequence[int]],
     return evaluate_ranks(rank_targets(model, sequences, targets, batch_size, device))
 
 
-@torch.no_grad()
 def predict_topk(model: SessionRecommender, sequences: Sequence[Sequence[int]],
                  targets: Sequence[int], k: int, batch_size: int = 500,
                  device: torch.device | str = "cpu") -> torch.Tensor:
     """The (n, k) best item ids per sequence, best first, in file order."""
-    model.eval()
-    top = []
-    for start in range(0, len(sequences), batch_size):
-        stop = min(start + batch_size, len(sequences))
-        batch = pad_batch(sequences[start:stop], targets[start:stop], range(start, stop))
-        top.append(topk_items(model(batch.to(device)), k).cpu())
-    return torch.cat(top)
+    return torch.cat([
+        topk_items(scores, k).cpu()
+        for _, scores in scored_batches(model, sequences, targets, batch_size, device)
+    ])

@@ -7,7 +7,7 @@ import torch
 import torch.nn.functional as F
 
 from eodrec.data.batch import Batch
-from eodrec.metrics import rank_of_target
+from eodrec.metrics import mask_padding, rank_of_target
 from eodrec.models import (
     CausalSelfAttention,
     FullItemTable,
@@ -275,3 +275,82 @@ def test_padded_positions_are_never_attended_to():
         after = model.hidden_states(batch)
     assert torch.equal(before[0, [0, 1, 3, 4]], after[0, [0, 1, 3, 4]])
     assert not torch.allclose(before[0, 2], after[0, 2])
+
+
+def _reference_grads(model, batch, loss_fn):
+    model.zero_grad(set_to_none=True)
+    loss = loss_fn(batch)
+    loss.backward()
+    return loss.detach(), {name: p.grad.clone() for name, p in model.named_parameters()}
+
+
+@pytest.mark.parametrize("readout", ["paper", "code"])
+@pytest.mark.parametrize("n_heads", [1, 2])
+def test_fast_loss_and_gradients_equal_the_reference(readout, n_heads):
+    """The training loss (packed transformer, fused CE, shared table gradient) equals the plain
+    ``F.cross_entropy(mask_padding(scores), targets)`` in value and in every gradient."""
+    model = small_teacher(readout=readout, n_heads=n_heads)
+    batch = make_batch([[1, 2, 3, 4, 1], [5, 6], [7], [8, 9, 10, 12], [12, 12]],
+                       [5, 7, 11, 12, 1], length=7)
+
+    def plain(b):
+        return F.cross_entropy(mask_padding(model(b)), b.targets)
+
+    expected, expected_grads = _reference_grads(model, batch, plain)
+    loss, grads = _reference_grads(model, batch, model.loss)
+    torch.testing.assert_close(loss, expected, rtol=1e-5, atol=0)
+    torch.testing.assert_close(model.reference_loss(batch), expected, rtol=1e-6, atol=0)
+    for name, grad in grads.items():
+        torch.testing.assert_close(grad, expected_grads[name], rtol=1e-4, atol=1e-6, msg=name)
+    assert torch.all(grads["item_table.embedding.weight"][0] == 0)
+
+
+def test_fast_loss_accumulates_gradients_like_the_reference():
+    """Without zero_grad the table gradient is added to, not replaced."""
+    model = small_teacher()
+    model.loss(BATCH).backward()
+    model.loss(BATCH).backward()
+    twice = {name: p.grad.clone() for name, p in model.named_parameters()}
+    _, once = _reference_grads(model, BATCH, model.reference_loss)
+    for name, grad in twice.items():
+        torch.testing.assert_close(grad, 2 * once[name], rtol=1e-4, atol=1e-6, msg=name)
+
+
+def test_packed_encode_equals_the_padded_readout():
+    model = small_teacher(readout="paper", n_heads=2).eval()
+    longer = make_batch([[1, 2, 3, 4], [5, 6], [7], [8, 9, 10]], [5, 7, 11, 12], length=9)
+    with torch.no_grad():
+        padded = model.readout(model.hidden_states(longer), longer.mask)
+        torch.testing.assert_close(model.encode(longer), padded)
+
+
+def test_fast_loss_with_another_item_table():
+    """A table that computes weight() (here: a scaled copy) goes through the generic fast path."""
+
+    class ScaledTable(FullItemTable):
+        def lookup(self, ids):
+            return 2 * self.embedding(ids)
+
+        def weight(self):
+            return 2 * self.embedding.weight
+
+    torch.manual_seed(0)
+    model = Teacher(small_config(), N_ITEMS, item_table=ScaledTable(N_ITEMS, 16))
+    expected, expected_grads = _reference_grads(model, BATCH, model.reference_loss)
+    loss, grads = _reference_grads(model, BATCH, model.loss)
+    torch.testing.assert_close(loss, expected, rtol=1e-5, atol=0)
+    for name, grad in grads.items():
+        torch.testing.assert_close(grad, expected_grads[name], rtol=1e-4, atol=1e-6, msg=name)
+
+
+def test_fast_loss_matches_with_dropout_statistics():
+    """With dropout on, the loss is a random variable of the same law: at p = 0 in eval mode the
+    two agree exactly, and in train mode both stay finite and differentiable."""
+    model = small_teacher(dropout=0.5).train()
+    loss = model.loss(BATCH)
+    loss.backward()
+    assert torch.isfinite(loss)
+    model.eval()
+    with torch.no_grad():
+        torch.testing.assert_close(model.loss(BATCH), model.reference_loss(BATCH), rtol=1e-5,
+                                   atol=0)

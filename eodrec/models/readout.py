@@ -57,3 +57,15 @@ class SoftAttentionReadout(nn.Module):
         gate = torch.sigmoid(self.item_proj(items) + self.mean_proj(session_mean)[:, None, :])
         alpha = self.attention_vector(gate)  # (B, L, 1)
         return (weights * alpha * x).sum(dim=1)  # (B, N)
+
+    def forward_packed(self, x: torch.Tensor, rows: torch.Tensor, n_rows: int) -> torch.Tensor:
+        """``paper`` readout of packed real tokens: x (T, N), ``rows`` (T,) the sequence of each
+        token (0..n_rows-1) -> theta (n_rows, N). Equal to :meth:`forward` on the padded grid."""
+        if self.variant != "paper":
+            raise ValueError("only the paper readout ignores padded positions and can run packed")
+        N = x.shape[1]
+        counts = torch.bincount(rows, minlength=n_rows).clamp(min=1).to(x.dtype)  # (B,)
+        session_mean = x.new_zeros(n_rows, N).index_add(0, rows, x) / counts[:, None]  # (B, N)
+        gate = torch.sigmoid(self.item_proj(x) + self.mean_proj(session_mean).index_select(0, rows))
+        alpha = self.attention_vector(gate)  # (T, 1)
+        return x.new_zeros(n_rows, N).index_add(0, rows, alpha * x)  # (B, N)

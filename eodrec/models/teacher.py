@@ -24,6 +24,7 @@ from torch import nn
 
 from eodrec.data.batch import Batch
 from eodrec.models.base import SessionRecommender, init_uniform_
+from eodrec.models.fast_loss import TableGather, full_softmax_cross_entropy
 from eodrec.models.item_tables import FullItemTable, ItemTable
 from eodrec.models.readout import READOUT_VARIANTS, ReadoutVariant, SoftAttentionReadout
 
@@ -83,13 +84,35 @@ class CausalSelfAttention(nn.Module):
         q = self.query(x).view(B, L, self.n_heads, head_dim).transpose(1, 2)  # (B, h, L, d)
         k = self.key(x).view(B, L, self.n_heads, head_dim).transpose(1, 2)  # (B, h, L, d)
         v = self.value(x).view(B, L, self.n_heads, head_dim).transpose(1, 2)  # (B, h, L, d)
+        return self.out(self._attend(q, k, v, allowed))
+
+    def forward_packed(self, x: torch.Tensor, allowed: torch.Tensor,
+                       flat: torch.Tensor) -> torch.Tensor:
+        """The same attention on packed tokens: x (T, N) holds the real positions ``flat`` of
+        the (B, L) grid, row-major. Projections run on the T real tokens only; the (B, L, L)
+        attention itself runs on the zero-filled grid under the same ``allowed`` mask, so every
+        real position gets exactly the value :meth:`forward` gives it."""
+        B, L = allowed.shape[0], allowed.shape[1]
+        N = x.shape[1]
+        head_dim = N // self.n_heads
+        weight = torch.cat([self.query.weight, self.key.weight, self.value.weight])  # (3N, N)
+        bias = torch.cat([self.query.bias, self.key.bias, self.value.bias])  # (3N,)
+        qkv = F.linear(x, weight, bias)  # (T, 3N), one GEMM for q, k and v
+        grid = qkv.new_zeros(B * L, 3 * N).index_copy(0, flat, qkv)  # (B*L, 3N)
+        grid = grid.view(B, L, 3, self.n_heads, head_dim).permute(2, 0, 3, 1, 4)  # (3,B,h,L,d)
+        y = self._attend(grid[0], grid[1], grid[2], allowed)  # (B, L, N)
+        return self.out(y.reshape(B * L, N).index_select(0, flat))  # (T, N)
+
+    def _attend(self, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor,
+                allowed: torch.Tensor) -> torch.Tensor:
+        """(B, h, L, d) queries, keys, values -> (B, L, N) attended values, before ``out``."""
+        B, _, L, head_dim = q.size()
         attention = (q @ k.transpose(-2, -1)) / math.sqrt(head_dim)  # (B, h, L, L)
         # The dtype's minimum rather than -inf: a query with no allowed key (an all-padding row)
         # then gets uniform weights instead of NaN; any row with an allowed key is unaffected.
         attention = attention.masked_fill(~allowed[:, None], torch.finfo(attention.dtype).min)
         attention = self.attention_dropout(attention.softmax(dim=-1))
-        y = (attention @ v).transpose(1, 2).contiguous().view(B, L, N)  # (B, L, N)
-        return self.out(y)
+        return (attention @ v).transpose(1, 2).reshape(B, L, -1)  # (B, L, N)
 
 
 class FeedForward(nn.Module):
@@ -124,6 +147,13 @@ class TransformerLayer(nn.Module):
     def forward(self, x: torch.Tensor, allowed: torch.Tensor) -> torch.Tensor:
         h = self.attention_norm(x + self.attention_dropout(self.attention(x, allowed)))  # (B,L,N)
         return self.ffn_norm(self.ffn(h) + self.ffn_residual_scale * h)  # (B, L, N)
+
+    def forward_packed(self, x: torch.Tensor, allowed: torch.Tensor,
+                       flat: torch.Tensor) -> torch.Tensor:
+        """:meth:`forward` on packed real tokens x (T, N); see CausalSelfAttention."""
+        attended = self.attention.forward_packed(x, allowed, flat)  # (T, N)
+        h = self.attention_norm(x + self.attention_dropout(attended))  # (T, N)
+        return self.ffn_norm(self.ffn(h) + self.ffn_residual_scale * h)  # (T, N)
 
 
 class Teacher(SessionRecommender):
@@ -162,20 +192,67 @@ class Teacher(SessionRecommender):
         Position t attends to real positions 0..t only (causal and key-padding mask), so H at a
         real position depends on neither later items nor padding.
         """
-        B, L = batch.items.size()
+        self._check_length(batch)
+        return self._padded_states(batch, self.item_table.lookup(batch.items))
+
+    def encode(self, batch: Batch) -> torch.Tensor:
+        """Session vectors theta_s (B, N): the readout of Eq. 3 over the hidden states."""
+        return self._encode(batch, self.item_table.lookup)
+
+    def loss(self, batch: Batch) -> torch.Tensor:
+        """The base class's loss; with a full table the lookup and the scoring share one table
+        gradient (:class:`~eodrec.models.fast_loss.TableGather`)."""
+        if type(self.item_table) is not FullItemTable or not self._standard_scoring():
+            return super().loss(batch)
+        tables = []
+
+        def lookup(ids: torch.Tensor) -> torch.Tensor:
+            vectors, table = TableGather.apply(self.item_table.weight(), ids)
+            tables.append(table)
+            return vectors
+
+        session_vectors = self._encode(batch, lookup)
+        return full_softmax_cross_entropy(session_vectors, tables[0], batch.targets)
+
+    def _check_length(self, batch: Batch) -> None:
+        L = batch.items.shape[1]
         if L > self.config.max_length:
             raise ValueError(f"batch has sequences of length {L} but the position table has "
                              f"max_length={self.config.max_length} rows; raise max_length or "
                              f"truncate the sequences")
+
+    def _encode(self, batch: Batch, lookup) -> torch.Tensor:
+        """Session vectors, item vectors from ``lookup(ids)``.
+
+        The ``paper`` readout reads real positions only, so it runs the transformer on the
+        packed real tokens (about a fifth of the padded grid on Tmall); the ``code`` readout
+        needs the padded positions' outputs too and runs on the full grid.
+        """
+        self._check_length(batch)
+        if self.readout.variant != "paper":
+            return self.readout(self._padded_states(batch, lookup(batch.items)), batch.mask)
+        B, L = batch.items.shape
+        flat = batch.mask.reshape(-1).nonzero().squeeze(1)  # (T,) real positions, row-major
+        rows = torch.div(flat, L, rounding_mode="floor")  # (T,) sequence of each token
+        x = lookup(batch.items.reshape(-1).index_select(0, flat)) + self.positions(flat - rows * L)
+        x = self.input_dropout(self.input_norm(x))  # (T, N)
+        allowed = self._allowed(batch)
+        for layer in self.layers:
+            x = layer.forward_packed(x, allowed, flat)  # (T, N)
+        return self.readout.forward_packed(x, rows, B)  # (B, N)
+
+    def _allowed(self, batch: Batch) -> torch.Tensor:
+        L = batch.items.shape[1]
+        causal = torch.ones(L, L, dtype=torch.bool, device=batch.items.device).tril()  # (L, L)
+        return causal & batch.mask[:, None, :]  # (B, L, L): query row, key column
+
+    def _padded_states(self, batch: Batch, vectors: torch.Tensor) -> torch.Tensor:
+        """H (B, L, N) from the looked-up item vectors (B, L, N)."""
+        L = batch.items.shape[1]
         positions = torch.arange(L, device=batch.items.device)  # (L,)
-        x = self.item_table.lookup(batch.items) + self.positions(positions)  # (B, L, N)
+        x = vectors + self.positions(positions)  # (B, L, N)
         x = self.input_dropout(self.input_norm(x))
-        causal = torch.ones(L, L, dtype=torch.bool, device=x.device).tril()  # (L, L)
-        allowed = causal & batch.mask[:, None, :]  # (B, L, L): query row, key column
+        allowed = self._allowed(batch)
         for layer in self.layers:
             x = layer(x, allowed)  # (B, L, N)
         return x
-
-    def encode(self, batch: Batch) -> torch.Tensor:
-        """Session vectors theta_s (B, N): the readout of Eq. 3 over the hidden states."""
-        return self.readout(self.hidden_states(batch), batch.mask)  # (B, N)
