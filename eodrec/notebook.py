@@ -48,6 +48,19 @@ def comparison_table(cells: pd.DataFrame, keys: list[str], digits: int = 2):
     return styler
 
 
+def wide_comparison_table(cells: pd.DataFrame, keys: list[str], digits: int = 2):
+    """Compared cells with one row per ``keys`` and, per quantity, paper / ours / difference."""
+    wide = cells.pivot_table(index=keys, columns="quantity", values=["paper", "ours", "difference"],
+                             dropna=False, sort=False)
+    wide = wide.swaplevel(axis=1)
+    quantities = list(dict.fromkeys(cells["quantity"]))
+    wide = wide.reindex(columns=[(q, side) for q in quantities
+                                 for side in ("paper", "ours", "difference")])
+    formats = {column: (_signed(digits) if column[1] == "difference" else _number(digits))
+               for column in wide.columns}
+    return wide.style.format(formats)
+
+
 def provenance_markdown(prov: dict) -> str:
     """A short paragraph placed under each table: profile, code, data, machine."""
     checksums = (

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
-from tqdm.auto import tqdm
+from tqdm import tqdm
 
 from eodrec.checkpoint import CheckpointError, load_checkpoint, run_dir, save_checkpoint
 from eodrec.config import ExperimentConfig
