@@ -104,6 +104,16 @@ def _parser() -> argparse.ArgumentParser:
     _add_common(predict)
     predict.set_defaults(handler=_predict)
 
+    bench = commands.add_parser("bench", help="performance benchmarks (ratios to the GEMM floor)")
+    bench_commands = bench.add_subparsers(title="benchmarks")
+    for name, help_text in (("train-step", "the teacher's training step vs its GEMM floor"),
+                            ("eval", "full-ranking evaluation throughput vs its GEMM floor")):
+        command = bench_commands.add_parser(name, help=help_text)
+        command.add_argument("--dataset", default="Tmall", help="Tmall, retailrocket or toy")
+        command.add_argument("--data-dir", type=Path, default=None)
+        command.add_argument("--json", action="store_true", help="print JSON")
+        command.set_defaults(handler=_bench, benchmark=name)
+
     book = commands.add_parser("book", help="execute the notebooks and render the book")
     book_commands = book.add_subparsers(title="book commands")
     build = book_commands.add_parser("build", help="papermill every page, then jupyter-book build")
@@ -187,6 +197,20 @@ def _predict(args: argparse.Namespace) -> int:
 
     run = load_run(args.run, args.results, args.data_dir, args.cache_dir)
     print(run.predict(args.split, args.k, args.out))
+    return 0
+
+
+def _bench(args: argparse.Namespace) -> int:
+    from eodrec.bench import bench_eval, bench_train_step
+
+    run = bench_train_step if args.benchmark == "train-step" else bench_eval
+    result = run(dataset=args.dataset, data_dir=args.data_dir)
+    if args.json:
+        print(json.dumps(result, indent=2))
+    else:
+        for key, value in result.items():
+            if not isinstance(value, dict | list):
+                print(f"{key:>32}  {value}")
     return 0
 
 

@@ -354,3 +354,29 @@ def test_fast_loss_matches_with_dropout_statistics():
     with torch.no_grad():
         torch.testing.assert_close(model.loss(BATCH), model.reference_loss(BATCH), rtol=1e-5,
                                    atol=0)
+
+
+def test_fast_loss_blocks_agree_with_one_block(monkeypatch):
+    """The online softmax over item blocks (incl. a ragged last block) changes nothing."""
+    from eodrec.models import fast_loss
+
+    model = small_teacher()
+    expected, expected_grads = _reference_grads(model, BATCH, model.reference_loss)
+    monkeypatch.setattr(fast_loss, "BLOCK_ROWS", 5)  # 12 items: blocks of 5, 5 and 2
+    loss, grads = _reference_grads(model, BATCH, model.loss)
+    torch.testing.assert_close(loss, expected, rtol=1e-5, atol=0)
+    for name, grad in grads.items():
+        torch.testing.assert_close(grad, expected_grads[name], rtol=1e-4, atol=1e-6, msg=name)
+
+
+def test_dropout_keeps_the_law_and_is_identity_in_eval():
+    from eodrec.models.teacher import Dropout
+
+    torch.manual_seed(0)
+    dropout = Dropout(0.2)
+    x = torch.ones(200_000)
+    y = dropout(x)
+    assert set(y.unique().tolist()) <= {0.0, 1.25}
+    assert abs((y > 0).double().mean().item() - 0.8) < 0.01
+    dropout.eval()
+    assert dropout(x) is x

@@ -7,7 +7,7 @@ log-softmax, the NLL gradient and the log-softmax gradient) and, for the item ta
 tensors cost more than the arithmetic: each is freshly allocated (often page-faulted in) and
 streamed through memory once or twice.
 
-:class:`FullSoftmaxCrossEntropy` computes the same value with one (B, |V|) buffer: it scores only
+:class:`FullSoftmaxCrossEntropy` computes the same value with one (|V|, B) buffer: it scores only
 the real rows ``X[1:]`` (a view, no copy), which is exactly what masking column 0 with -inf
 does, turns the buffer into the softmax in place and writes the table gradient straight into a
 (|V|+1, N) tensor whose row 0 is zero. :class:`TableGather` is an embedding lookup whose backward
@@ -24,6 +24,8 @@ from torch.autograd.function import once_differentiable
 
 from eodrec.metrics import PADDING_ID
 
+BLOCK_ROWS = 4096  # items per block of the online softmax: a (4096, B) block stays in cache
+
 
 class FullSoftmaxCrossEntropy(torch.autograd.Function):
     """Mean softmax CE of ``theta @ weight[1:].T`` against ``targets - 1`` (ids 1..|V|).
@@ -37,34 +39,58 @@ class FullSoftmaxCrossEntropy(torch.autograd.Function):
                 targets: torch.Tensor) -> torch.Tensor:
         items = weight[PADDING_ID + 1:]  # (|V|, N), a view
         columns = targets - (PADDING_ID + 1)  # (B,)
-        logits = theta @ items.T  # (B, |V|), the only large buffer
-        target_logit = logits.gather(1, columns[:, None]).squeeze(1)  # (B,)
-        row_max = logits.amax(dim=1, keepdim=True)  # (B, 1)
-        exp = logits.sub_(row_max).exp_()  # in place: exp(l - max)
-        sums = exp.sum(dim=1)  # (B,)
-        loss = (row_max.squeeze(1) + sums.log() - target_logit).mean()
-        ctx.save_for_backward(theta, weight, columns, sums)
+        V, B = items.shape[0], theta.shape[0]
+        theta_t = theta.T
+        # Item-major (|V|, B) logits, the only large buffer: X @ theta^T is the faster GEMM
+        # layout for this shape on CPU BLAS (K = N is short). It is filled block by block and
+        # each block is turned into exp(l - block max) while it is still in cache (an online
+        # softmax); the block maxima are reconciled on (n_blocks, B) numbers afterwards.
+        exp = torch.empty(V, B, dtype=theta.dtype, device=theta.device)
+        tops, sums = [], []
+        for lo in range(0, V, BLOCK_ROWS):
+            block = exp[lo:lo + BLOCK_ROWS]
+            torch.mm(items[lo:lo + BLOCK_ROWS], theta_t, out=block)
+            top = block.amax(dim=0)  # (B,)
+            sums.append(block.sub_(top).exp_().sum(dim=0))
+            tops.append(top)
+        tops_k, sums_k = torch.stack(tops), torch.stack(sums)  # (K, B)
+        top = tops_k.amax(dim=0)  # (B,)
+        rescale = (tops_k - top).exp_()  # (K, B): block max -> global max
+        total = (sums_k * rescale).sum(dim=0)  # (B,) partition sums / exp(top)
+        target_logit = (theta * items[columns]).sum(dim=1)  # (B,)
+        loss = (top + total.log() - target_logit).mean()
+        ctx.save_for_backward(theta, weight, columns, rescale / total)  # softmax = exp * that
         ctx.exp = exp  # consumed (overwritten) by backward
         return loss
 
     @staticmethod
     @once_differentiable
     def backward(ctx, grad_loss: torch.Tensor):
-        theta, weight, columns, sums = ctx.saved_tensors
-        grad = ctx.exp
+        theta, weight, columns, coefficients = ctx.saved_tensors
+        exp = ctx.exp  # (|V|, B)
         ctx.exp = None
-        B = theta.shape[0]
-        # d loss / d logits = (softmax - onehot) / B, built in place in the exp buffer
-        grad.mul_((grad_loss / B) / sums[:, None])
-        rows = torch.arange(B, device=grad.device)
-        grad[rows, columns] -= grad_loss / B
-        grad_theta = grad_weight = None
-        if ctx.needs_input_grad[0]:
-            grad_theta = grad @ weight[PADDING_ID + 1:]  # (B, N)
-        if ctx.needs_input_grad[1]:
+        items = weight[PADDING_ID + 1:]
+        scale = grad_loss / theta.shape[0]
+        # d loss / d logits = (softmax - onehot(targets)) * scale. The softmax part is built in
+        # place block by block and fed to both GEMMs while in cache; the one-hot part is a rank-B
+        # correction applied afterwards.
+        need_theta, need_weight = ctx.needs_input_grad[0], ctx.needs_input_grad[1]
+        grad_theta = torch.zeros_like(theta) if need_theta else None
+        grad_weight = None
+        if need_weight:
             grad_weight = torch.empty(weight.shape, dtype=weight.dtype, device=weight.device)
             grad_weight[PADDING_ID].zero_()
-            torch.mm(grad.T, theta, out=grad_weight[PADDING_ID + 1:])  # (|V|, N), no copy
+        for k, lo in enumerate(range(0, exp.shape[0], BLOCK_ROWS)):
+            block = exp[lo:lo + BLOCK_ROWS].mul_(coefficients[k] * scale)
+            if need_weight:
+                out = grad_weight[PADDING_ID + 1 + lo:PADDING_ID + 1 + lo + block.shape[0]]
+                torch.mm(block, theta, out=out)
+            if need_theta:
+                grad_theta.addmm_(block.T, items[lo:lo + BLOCK_ROWS])
+        if need_theta:
+            grad_theta -= scale * items[columns]
+        if need_weight:
+            grad_weight.index_add_(0, columns + (PADDING_ID + 1), theta, alpha=-scale)
         return grad_theta, grad_weight, None
 
 
@@ -100,5 +126,5 @@ class TableGather(torch.autograd.Function):
 
 def full_softmax_cross_entropy(theta: torch.Tensor, weight: torch.Tensor,
                                targets: torch.Tensor) -> torch.Tensor:
-    """Mean CE of ``theta @ weight.T`` with column 0 masked; see :class:`FullSoftmaxCrossEntropy`."""
+    """Mean CE of ``theta @ weight.T``, column 0 masked; see FullSoftmaxCrossEntropy."""
     return FullSoftmaxCrossEntropy.apply(theta, weight, targets)
