@@ -69,7 +69,7 @@ def provenance(
     """Everything needed to tell whether two numbers are comparable."""
     return {
         "profile": profile,
-        "git_commit": git_commit(),
+        "git_commit": extra.pop("git_commit", None) or git_commit(),
         "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
         "hardware": hardware(),
         "versions": package_versions(),

@@ -21,7 +21,7 @@ from eodrec.data import BatchLoader, SessionData, augment_prefixes, load_dataset
 from eodrec.evaluate import evaluate
 from eodrec.memory import tune_glibc_malloc
 from eodrec.models import SessionRecommender, Teacher
-from eodrec.provenance import provenance
+from eodrec.provenance import git_commit, provenance
 from eodrec.store import ResultsStore
 
 
@@ -107,9 +107,12 @@ class Trainer:
         loader = BatchLoader(splits.train.sequences, splits.train.targets, train.batch_size,
                              shuffle=True, seed=train.seed)
         state = {"history": [], "best_score": -math.inf, "best_epoch": -1, "bad_epochs": 0,
-                 "wall_time": 0.0, "epoch_loss": 0.0, "epoch_steps": 0, "step": 0}
+                 "wall_time": 0.0, "epoch_loss": 0.0, "epoch_steps": 0, "step": 0,
+                 "git_commits": []}
         if resume and not rerun and self.last_path.exists():
             state = self._restore(model, optimizer, loader)
+        # The code that trains is the code at (re)start, not whatever is checked out at the end.
+        state["git_commits"].append(git_commit())
         elif rerun:
             self.last_path.unlink(missing_ok=True)
             self.best_path.unlink(missing_ok=True)
@@ -211,7 +214,9 @@ class Trainer:
                          "test": len(splits.test)},
             "wall_time_s": wall_time,
             "provenance": provenance(self.config.profile, data.checksums,
-                                     device=str(self.device)),
+                                     device=str(self.device),
+                                     git_commit=state["git_commits"][0],
+                                     git_commits_per_segment=state["git_commits"]),
         }
 
     def _say(self, message: str) -> None:
