@@ -111,11 +111,11 @@ class Trainer:
                  "git_commits": []}
         if resume and not rerun and self.last_path.exists():
             state = self._restore(model, optimizer, loader)
-        # The code that trains is the code at (re)start, not whatever is checked out at the end.
-        state["git_commits"].append(git_commit())
         elif rerun:
             self.last_path.unlink(missing_ok=True)
             self.best_path.unlink(missing_ok=True)
+        # The code that trains is the code at (re)start, not whatever is checked out at the end.
+        state["git_commits"].append(git_commit())
 
         started = time.perf_counter() - state["wall_time"]
         while loader.epoch < train.epochs and state["bad_epochs"] < train.patience:
