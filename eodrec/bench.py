@@ -29,13 +29,12 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-from eodrec.metrics import mask_padding
 from eodrec.memory import tune_glibc_malloc
+from eodrec.metrics import mask_padding
 from eodrec.provenance import hardware
 
 IMPLEMENTATIONS = ("model", "reference")
 OPTIMIZERS = ("default", "foreach", "fused")
-
 
 
 def _best_ms(fn: Callable[[], object], repeats: int, sample_ms: float = 5.0) -> float:
@@ -73,26 +72,40 @@ def _gemm(m: int, k: int, n: int, repeats: int, layouts: tuple[str, ...] = ("nn"
             out = torch.empty(m, n)
         ms = _best_ms(lambda a=a, b=b, out=out: torch.mm(a, b, out=out), repeats)
         if not best or ms < best["ms"]:
-            best = {"shape": [m, k, n], "layout": layout, "ms": ms,
-                    "gflops_per_s": 2.0 * m * k * n / ms / 1e6}
+            best = {
+                "shape": [m, k, n],
+                "layout": layout,
+                "ms": ms,
+                "gflops_per_s": 2.0 * m * k * n / ms / 1e6,
+            }
     return best
 
 
-def transformer_flops(batch: int, length: int, tokens: int, dim: int, inner: int,
-                      n_layers: int = 1) -> float:
+def transformer_flops(
+    batch: int, length: int, tokens: int, dim: int, inner: int, n_layers: int = 1
+) -> float:
     """Forward matmul FLOPs of the transformer and readout on ``tokens`` token rows.
 
     Per layer: q, k, v and out (4·M·N·N MACs), FFN up and down (2·M·N·F), the attention
     products Q·Kᵀ and A·V on the (B, L, L) grid (2·B·L·L·N). Readout: W2 on every token
     (M·N·N), W1 on the session means (B·N·N), f (M·N).
     """
-    per_layer = 4 * tokens * dim * dim + 2 * tokens * dim * inner + 2 * batch * length ** 2 * dim
+    per_layer = 4 * tokens * dim * dim + 2 * tokens * dim * inner + 2 * batch * length**2 * dim
     readout = tokens * dim * dim + batch * dim * dim + tokens * dim
     return 2.0 * (n_layers * per_layer + readout)
 
 
-def _floors(batch: int, n_rows: int, dim: int, inner: int, n_layers: int, length: int,
-            tokens: int, repeats: int, backward: bool) -> dict:
+def _floors(
+    batch: int,
+    n_rows: int,
+    dim: int,
+    inner: int,
+    n_layers: int,
+    length: int,
+    tokens: int,
+    repeats: int,
+    backward: bool,
+) -> dict:
     """GEMM floor of one step (or one evaluation batch when ``backward`` is False)."""
     # each scoring product in its best layout (the floor is a lower bound for any code)
     scoring = {"forward": _gemm(batch, dim, n_rows, repeats, ("nt", "out"))}  # theta @ X^T
@@ -108,8 +121,12 @@ def _floors(batch: int, n_rows: int, dim: int, inner: int, n_layers: int, length
         rates[name] = _gemm(max(rows, 1), dim, dim, repeats)
         flops = passes * transformer_flops(batch, length, rows, dim, inner, n_layers)
         ms = flops / (rates[name]["gflops_per_s"] * 1e6)
-        out[f"transformer_{name}"] = {"rows": rows, "flops": flops, "ms": ms,
-                                      "rate_gemm": rates[name]}
+        out[f"transformer_{name}"] = {
+            "rows": rows,
+            "flops": flops,
+            "ms": ms,
+            "rate_gemm": rates[name],
+        }
     out["flops"] = scoring_flops + out["transformer_real"]["flops"]
     out["floor_ms"] = scoring_ms + out["transformer_real"]["ms"]
     out["flops_padded"] = scoring_flops + out["transformer_padded"]["flops"]
@@ -146,11 +163,16 @@ def _setup(dataset: str, data_dir: Path | str | None, profile: str | None = None
     return config, data, splits, model
 
 
-def bench_train_step(dataset: str = "Tmall", data_dir: Path | str | None = None,
-                     steps: int = 30, warmup: int = 5,
-                     implementations: tuple[str, ...] = IMPLEMENTATIONS,
-                     optimizers: tuple[str, ...] = OPTIMIZERS,
-                     gemm_repeats: int = 10, malloc: bool = False) -> dict:
+def bench_train_step(
+    dataset: str = "Tmall",
+    data_dir: Path | str | None = None,
+    steps: int = 30,
+    warmup: int = 5,
+    implementations: tuple[str, ...] = IMPLEMENTATIONS,
+    optimizers: tuple[str, ...] = OPTIMIZERS,
+    gemm_repeats: int = 10,
+    malloc: bool = False,
+) -> dict:
     """Median training-step time per (implementation, optimizer) and its ratio to the floor.
 
     ``implementations``: ``model`` (``model.loss``, what train.py runs) and ``reference``
@@ -172,8 +194,13 @@ def bench_train_step(dataset: str = "Tmall", data_dir: Path | str | None = None,
     malloc_tuned = tune_glibc_malloc() if malloc else False
     config, data, splits, model = _setup(dataset, data_dir)
     train = config.train
-    loader = BatchLoader(splits.train.sequences, splits.train.targets, train.batch_size,
-                         shuffle=True, seed=train.seed)
+    loader = BatchLoader(
+        splits.train.sequences,
+        splits.train.targets,
+        train.batch_size,
+        shuffle=True,
+        seed=train.seed,
+    )
     batches = []
     for batch in loader:
         batches.append(batch)
@@ -183,8 +210,17 @@ def bench_train_step(dataset: str = "Tmall", data_dir: Path | str | None = None,
     length = int(statistics.median(b.items.shape[1] for b in timed))
     tokens = int(statistics.median(int(b.mask.sum()) for b in timed))
     B, N = train.batch_size, model.dim
-    floors = _floors(B, model.n_items + 1, N, config.model.inner_dim, config.model.n_layers,
-                     length, tokens, gemm_repeats, backward=True)
+    floors = _floors(
+        B,
+        model.n_items + 1,
+        N,
+        config.model.inner_dim,
+        config.model.n_layers,
+        length,
+        tokens,
+        gemm_repeats,
+        backward=True,
+    )
 
     # same parameters, same batch: the two implementations must agree (dropout off)
     model.eval()
@@ -196,10 +232,14 @@ def bench_train_step(dataset: str = "Tmall", data_dir: Path | str | None = None,
     for impl in implementations:
         for opt in optimizers:
             replica = copy.deepcopy(model).train()
-            loss_fn = replica.loss if impl == "model" else (
-                lambda b, m=replica: _reference_loss(m, b))
-            variants[f"{impl}/{opt}"] = (replica, loss_fn,
-                                         _optimizer(replica, opt, train.lr, train.weight_decay))
+            loss_fn = (
+                replica.loss if impl == "model" else (lambda b, m=replica: _reference_loss(m, b))
+            )
+            variants[f"{impl}/{opt}"] = (
+                replica,
+                loss_fn,
+                _optimizer(replica, opt, train.lr, train.weight_decay),
+            )
 
     def step(replica, loss_fn, optimizer, batch):
         optimizer.zero_grad(set_to_none=True)
@@ -221,10 +261,13 @@ def bench_train_step(dataset: str = "Tmall", data_dir: Path | str | None = None,
     for name, samples in times.items():
         ms = statistics.median(samples) * 1e3
         best = min(samples) * 1e3
-        results[name] = {"step_ms": ms, "min_ms": best,
-                         "ratio": ms / floors["floor_ms"],
-                         "ratio_padded": ms / floors["floor_padded_ms"],
-                         "ratio_min": best / floors["floor_ms"]}
+        results[name] = {
+            "step_ms": ms,
+            "min_ms": best,
+            "ratio": ms / floors["floor_ms"],
+            "ratio_padded": ms / floors["floor_padded_ms"],
+            "ratio_min": best / floors["floor_ms"],
+        }
     return {
         "benchmark": "train-step",
         "dataset": dataset,
@@ -236,8 +279,11 @@ def bench_train_step(dataset: str = "Tmall", data_dir: Path | str | None = None,
         "median_length": length,
         "median_real_tokens": tokens,
         "malloc_tuned": malloc_tuned,
-        "loss_check": {"model": fast, "reference": plain,
-                       "rel_err": abs(fast - plain) / abs(plain)},
+        "loss_check": {
+            "model": fast,
+            "reference": plain,
+            "rel_err": abs(fast - plain) / abs(plain),
+        },
         "floor": floors,
         "floor_ms": floors["floor_ms"],
         "floor_padded_ms": floors["floor_padded_ms"],
@@ -254,10 +300,15 @@ def _reference_scores(model, batch) -> torch.Tensor:
     return vectors @ model.item_table.weight().T
 
 
-def bench_eval(dataset: str = "Tmall", data_dir: Path | str | None = None,
-               batch_size: int = 500, max_sequences: int = 5000,
-               implementations: tuple[str, ...] = IMPLEMENTATIONS,
-               gemm_repeats: int = 5, malloc: bool = False) -> dict:
+def bench_eval(
+    dataset: str = "Tmall",
+    data_dir: Path | str | None = None,
+    batch_size: int = 500,
+    max_sequences: int = 5000,
+    implementations: tuple[str, ...] = IMPLEMENTATIONS,
+    gemm_repeats: int = 5,
+    malloc: bool = False,
+) -> dict:
     """Full-ranking evaluation throughput (sequences/s) on the validation split, and its ratio
     to the GEMM floor of the same batches (scoring GEMM plus the transformer's forward).
 
@@ -273,16 +324,23 @@ def bench_eval(dataset: str = "Tmall", data_dir: Path | str | None = None,
     model.eval()
     n = min(max_sequences, len(splits.valid.sequences))
     sequences, targets = splits.valid.sequences[:n], splits.valid.targets[:n]
-    batches = [pad_batch(sequences[lo:lo + batch_size], targets[lo:lo + batch_size],
-                         range(lo, min(lo + batch_size, n))) for lo in range(0, n, batch_size)]
+    batches = [
+        pad_batch(
+            sequences[lo : lo + batch_size],
+            targets[lo : lo + batch_size],
+            range(lo, min(lo + batch_size, n)),
+        )
+        for lo in range(0, n, batch_size)
+    ]
 
     @torch.no_grad()
     def reference() -> torch.Tensor:
-        return torch.cat([rank_of_target(_reference_scores(model, b), b.targets)
-                          for b in batches])
+        return torch.cat([rank_of_target(_reference_scores(model, b), b.targets) for b in batches])
 
-    runs = {"model": lambda: rank_targets(model, sequences, targets, batch_size),
-            "reference": reference}
+    runs = {
+        "model": lambda: rank_targets(model, sequences, targets, batch_size),
+        "reference": reference,
+    }
     ranks, seconds = {}, {}
     for name in implementations:
         runs[name]()  # warm up
@@ -296,15 +354,29 @@ def bench_eval(dataset: str = "Tmall", data_dir: Path | str | None = None,
         B, L = batch.items.shape
         key = (B, L, int(batch.mask.sum()))
         if key not in shapes:
-            shapes[key] = _floors(B, model.n_items + 1, model.dim, config.model.inner_dim,
-                                  config.model.n_layers, L, key[2], gemm_repeats,
-                                  backward=False)
+            shapes[key] = _floors(
+                B,
+                model.n_items + 1,
+                model.dim,
+                config.model.inner_dim,
+                config.model.n_layers,
+                L,
+                key[2],
+                gemm_repeats,
+                backward=False,
+            )
         floor_ms += shapes[key]["floor_ms"]
         padded_ms += shapes[key]["floor_padded_ms"]
         flops += shapes[key]["flops"]
-    variants = {name: {"seconds": sec, "sequences_per_s": n / sec,
-                       "ratio": sec * 1e3 / floor_ms, "ratio_padded": sec * 1e3 / padded_ms}
-                for name, sec in seconds.items()}
+    variants = {
+        name: {
+            "seconds": sec,
+            "sequences_per_s": n / sec,
+            "ratio": sec * 1e3 / floor_ms,
+            "ratio_padded": sec * 1e3 / padded_ms,
+        }
+        for name, sec in seconds.items()
+    }
     agree = None
     if len(ranks) == 2:
         agree = float((ranks["model"] == ranks["reference"]).double().mean())

@@ -73,8 +73,15 @@ def render_html(book: Path) -> Path:
         raise BookError(
             "jupyter-book is not installed; run `make book` or `pip install -e '.[book]'`"
         )
-    command = [executable, "build", str(book), "--all", "--warningiserror", "--nitpick",
-               "--keep-going"]
+    command = [
+        executable,
+        "build",
+        str(book),
+        "--all",
+        "--warningiserror",
+        "--nitpick",
+        "--keep-going",
+    ]
     if subprocess.run(command).returncode != 0:
         raise BookError(f"jupyter-book build {book} failed (see the messages above)")
     return Path(book) / "_build" / "html"

@@ -47,8 +47,10 @@ def load_checkpoint(path: Path, config_hash: str) -> dict:
     except FileNotFoundError:
         raise CheckpointError(f"no checkpoint at {path}") from None
     except (RuntimeError, EOFError, OSError, zipfile.BadZipFile, pickle.UnpicklingError) as error:
-        raise CheckpointError(f"checkpoint {path} is corrupt or not a torch checkpoint "
-                              f"({type(error).__name__}); delete it to start over") from None
+        raise CheckpointError(
+            f"checkpoint {path} is corrupt or not a torch checkpoint "
+            f"({type(error).__name__}); delete it to start over"
+        ) from None
     if not isinstance(state, dict) or state.get("config_hash") != config_hash:
         found = state.get("config_hash") if isinstance(state, dict) else None
         raise CheckpointError(f"checkpoint {path} belongs to config {found!r}, not {config_hash!r}")

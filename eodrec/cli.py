@@ -25,8 +25,7 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         return args.handler(args) or 0
-    except (DataError, BookError, ParameterError, CheckpointError, StoreError,
-            ValueError) as error:
+    except (DataError, BookError, ParameterError, CheckpointError, StoreError, ValueError) as error:
         print(f"eodrec: error: {error}", file=sys.stderr)
         return 1
 
@@ -75,12 +74,19 @@ def _parser() -> argparse.ArgumentParser:
     train.add_argument("experiment", choices=EXPERIMENTS, help="what to train")
     train.add_argument("--dataset", required=True, help="Tmall, retailrocket or toy")
     train.add_argument("--profile", required=True, choices=PROFILES)
-    train.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE",
-                       help="override config settings, e.g. --set dim=64 epochs=5")
-    train.add_argument("--resume", action="store_true",
-                       help="continue an interrupted run from its last checkpoint")
-    train.add_argument("--rerun", action="store_true",
-                       help="train again even if this config's result is stored")
+    train.add_argument(
+        "--set",
+        nargs="*",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override config settings, e.g. --set dim=64 epochs=5",
+    )
+    train.add_argument(
+        "--resume", action="store_true", help="continue an interrupted run from its last checkpoint"
+    )
+    train.add_argument(
+        "--rerun", action="store_true", help="train again even if this config's result is stored"
+    )
     _add_common(train)
     train.set_defaults(handler=_train)
 
@@ -106,8 +112,10 @@ def _parser() -> argparse.ArgumentParser:
 
     bench = commands.add_parser("bench", help="performance benchmarks (ratios to the GEMM floor)")
     bench_commands = bench.add_subparsers(title="benchmarks")
-    for name, help_text in (("train-step", "the teacher's training step vs its GEMM floor"),
-                            ("eval", "full-ranking evaluation throughput vs its GEMM floor")):
+    for name, help_text in (
+        ("train-step", "the teacher's training step vs its GEMM floor"),
+        ("eval", "full-ranking evaluation throughput vs its GEMM floor"),
+    ):
         command = bench_commands.add_parser(name, help=help_text)
         command.add_argument("--dataset", default="Tmall", help="Tmall, retailrocket or toy")
         command.add_argument("--data-dir", type=Path, default=None)
@@ -139,12 +147,24 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _add_common(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--data-dir", type=Path, default=None,
-                        help="data directory (default: $EODREC_DATA or ./data)")
-    parser.add_argument("--results", type=Path, default=None,
-                        help="results directory (default: $EODREC_RESULTS or ./results)")
-    parser.add_argument("--cache-dir", type=Path, default=None,
-                        help="checkpoint directory (default: $EODREC_CACHE or ~/.cache/eodrec)")
+    parser.add_argument(
+        "--data-dir",
+        type=Path,
+        default=None,
+        help="data directory (default: $EODREC_DATA or ./data)",
+    )
+    parser.add_argument(
+        "--results",
+        type=Path,
+        default=None,
+        help="results directory (default: $EODREC_RESULTS or ./results)",
+    )
+    parser.add_argument(
+        "--cache-dir",
+        type=Path,
+        default=None,
+        help="checkpoint directory (default: $EODREC_CACHE or ~/.cache/eodrec)",
+    )
 
 
 def _train(args: argparse.Namespace) -> int:
@@ -155,27 +175,45 @@ def _train(args: argparse.Namespace) -> int:
     config = make_config(args.experiment, args.dataset, args.profile, args.set)
     trainer = Trainer(config, args.data_dir, ResultsStore(args.results), args.cache_dir)
     result = trainer.run(resume=args.resume, rerun=args.rerun)
-    print(json.dumps({"id": result["id"], "selected_epoch": result["selected_epoch"],
-                      "test_metrics": result["test_metrics"],
-                      "path": str(trainer.store.path(result["id"]))}, indent=2))
+    print(
+        json.dumps(
+            {
+                "id": result["id"],
+                "selected_epoch": result["selected_epoch"],
+                "test_metrics": result["test_metrics"],
+                "path": str(trainer.store.path(result["id"])),
+            },
+            indent=2,
+        )
+    )
     return 0
 
 
 def _runs(args: argparse.Namespace) -> int:
     from eodrec.store import ResultsStore
 
-    rows = [{"id": r["id"], "model": r["model"], "dataset": r["dataset"],
-             "profile": r["profile"], "selected_epoch": r["selected_epoch"],
-             "wall_time_s": r["wall_time_s"], "metrics": r["test_metrics"]}
-            for r in ResultsStore(args.results).runs()]
+    rows = [
+        {
+            "id": r["id"],
+            "model": r["model"],
+            "dataset": r["dataset"],
+            "profile": r["profile"],
+            "selected_epoch": r["selected_epoch"],
+            "wall_time_s": r["wall_time_s"],
+            "metrics": r["test_metrics"],
+        }
+        for r in ResultsStore(args.results).runs()
+    ]
     if args.json:
         print(json.dumps(rows, indent=2))
         return 0
     for row in rows:
         metrics = row["metrics"]
-        print(f"{row['id']:<44} epoch {row['selected_epoch']:>3}  "
-              f"P@10 {100 * metrics['P@10']:6.2f}  NDCG@10 {100 * metrics['NDCG@10']:6.2f}  "
-              f"{row['wall_time_s'] / 60:6.1f} min")
+        print(
+            f"{row['id']:<44} epoch {row['selected_epoch']:>3}  "
+            f"P@10 {100 * metrics['P@10']:6.2f}  NDCG@10 {100 * metrics['NDCG@10']:6.2f}  "
+            f"{row['wall_time_s'] / 60:6.1f} min"
+        )
     return 0
 
 

@@ -111,9 +111,13 @@ class ExperimentConfig:
 
     @classmethod
     def from_dict(cls, values: dict) -> ExperimentConfig:
-        return cls(experiment=values["experiment"], profile=values["profile"],
-                   data=DataConfig(**values["data"]), model=TeacherConfig(**values["model"]),
-                   train=TrainConfig(**values["train"]))
+        return cls(
+            experiment=values["experiment"],
+            profile=values["profile"],
+            data=DataConfig(**values["data"]),
+            model=TeacherConfig(**values["model"]),
+            train=TrainConfig(**values["train"]),
+        )
 
     def config_hash(self) -> str:
         """Stable short hash of the canonical JSON form: same config, same name, reused result."""
@@ -128,8 +132,9 @@ class ExperimentConfig:
 EXPERIMENTS = ("teacher",)
 
 
-def make_config(experiment: str, dataset: str, profile: str,
-                overrides: Iterable[str] = ()) -> ExperimentConfig:
+def make_config(
+    experiment: str, dataset: str, profile: str, overrides: Iterable[str] = ()
+) -> ExperimentConfig:
     """The config of one run: the profile's defaults, then explicit ``key=value`` overrides."""
     from eodrec.data.datasets import canonical_name
 
@@ -146,22 +151,30 @@ def make_config(experiment: str, dataset: str, profile: str,
     sections = {
         "data": {"dataset": dataset},
         "model": dict(DATASET_MODEL_SETTINGS[dataset]),
-        "train": {**PROFILE_TRAINING[profile],
-                  **PROFILE_DATASET_TRAINING.get((profile, dataset), {})},
+        "train": {
+            **PROFILE_TRAINING[profile],
+            **PROFILE_DATASET_TRAINING.get((profile, dataset), {}),
+        },
     }
     classes = {"data": DataConfig, "model": TeacherConfig, "train": TrainConfig}
     owner = {f.name: section for section, cls in classes.items() for f in fields(cls)}
     for item in overrides:
         key, value = _split_override(item)
         if key not in owner or key == "dataset":
-            raise ParameterError(f"unknown setting {key!r} in {item!r}; settings: "
-                                 f"{', '.join(sorted(k for k in owner if k != 'dataset'))}")
+            raise ParameterError(
+                f"unknown setting {key!r} in {item!r}; settings: "
+                f"{', '.join(sorted(k for k in owner if k != 'dataset'))}"
+            )
         section = owner[key]
         sections[section][key] = _parse_value(classes[section], key, value)
     try:
-        return ExperimentConfig(experiment, profile, DataConfig(**sections["data"]),
-                                TeacherConfig(**sections["model"]),
-                                TrainConfig(**sections["train"]))
+        return ExperimentConfig(
+            experiment,
+            profile,
+            DataConfig(**sections["data"]),
+            TeacherConfig(**sections["model"]),
+            TrainConfig(**sections["train"]),
+        )
     except ValueError as error:
         raise ParameterError(str(error)) from None
 

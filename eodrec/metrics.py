@@ -51,11 +51,15 @@ def rank_of_target(scores: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
         (B,) int64 ranks in ``1..n_items``.
     """
     if scores.dim() != 2 or targets.shape != scores.shape[:1]:
-        raise ValueError(f"expected scores (B, n_items+1) and targets (B,), got "
-                         f"{tuple(scores.shape)} and {tuple(targets.shape)}")
+        raise ValueError(
+            f"expected scores (B, n_items+1) and targets (B,), got "
+            f"{tuple(scores.shape)} and {tuple(targets.shape)}"
+        )
     if bool(((targets < 1) | (targets >= scores.shape[1])).any()):
-        raise ValueError(f"targets must be item ids in 1..{scores.shape[1] - 1}; "
-                         f"0 is padding and cannot be a target")
+        raise ValueError(
+            f"targets must be item ids in 1..{scores.shape[1] - 1}; "
+            f"0 is padding and cannot be a target"
+        )
     target_scores = scores.gather(1, targets[:, None])  # (B, 1)
     return (scores[:, 1:] >= target_scores).sum(dim=1).to(torch.int64)  # (B,)
 

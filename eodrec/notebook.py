@@ -50,14 +50,22 @@ def comparison_table(cells: pd.DataFrame, keys: list[str], digits: int = 2):
 
 def wide_comparison_table(cells: pd.DataFrame, keys: list[str], digits: int = 2):
     """Compared cells with one row per ``keys`` and, per quantity, paper / ours / difference."""
-    wide = cells.pivot_table(index=keys, columns="quantity", values=["paper", "ours", "difference"],
-                             dropna=False, sort=False)
+    wide = cells.pivot_table(
+        index=keys,
+        columns="quantity",
+        values=["paper", "ours", "difference"],
+        dropna=False,
+        sort=False,
+    )
     wide = wide.swaplevel(axis=1)
     quantities = list(dict.fromkeys(cells["quantity"]))
-    wide = wide.reindex(columns=[(q, side) for q in quantities
-                                 for side in ("paper", "ours", "difference")])
-    formats = {column: (_signed(digits) if column[1] == "difference" else _number(digits))
-               for column in wide.columns}
+    wide = wide.reindex(
+        columns=[(q, side) for q in quantities for side in ("paper", "ours", "difference")]
+    )
+    formats = {
+        column: (_signed(digits) if column[1] == "difference" else _number(digits))
+        for column in wide.columns
+    }
     return wide.style.format(formats)
 
 
@@ -120,8 +128,9 @@ def stored_results(experiment: str, page: Page) -> tuple[list[dict], list[str]]:
         if result is None and smoke:
             result = Trainer(config, page.data_dir, store, progress=False).run()
         if result is None:
-            missing.append(f"eodrec train {experiment} --dataset {dataset} "
-                           f"--profile {page.profile}")
+            missing.append(
+                f"eodrec train {experiment} --dataset {dataset} --profile {page.profile}"
+            )
         else:
             found.append(result)
     return found, missing
@@ -129,12 +138,21 @@ def stored_results(experiment: str, page: Page) -> tuple[list[dict], list[str]]:
 
 def run_provenance_table(results: list[dict]) -> pd.DataFrame:
     """One line per run: what produced the numbers beside it."""
-    return pd.DataFrame([
-        {"run": r["id"], "profile": r["profile"], "selected epoch": r["selected_epoch"],
-         "epochs run": r["epochs_run"], "wall time (min)": round(r["wall_time_s"] / 60, 1),
-         "commit": r["provenance"]["git_commit"][:12],
-         "machine": f"{r['provenance']['hardware']['cpu']} "
-                    f"({r['provenance']['hardware']['device']})",
-         "data sha256": ", ".join(v[:12] for v in r["provenance"]["data_checksums"].values())}
-        for r in results
-    ])
+    return pd.DataFrame(
+        [
+            {
+                "run": r["id"],
+                "profile": r["profile"],
+                "selected epoch": r["selected_epoch"],
+                "epochs run": r["epochs_run"],
+                "wall time (min)": round(r["wall_time_s"] / 60, 1),
+                "commit": r["provenance"]["git_commit"][:12],
+                "machine": f"{r['provenance']['hardware']['cpu']} "
+                f"({r['provenance']['hardware']['device']})",
+                "data sha256": ", ".join(
+                    v[:12] for v in r["provenance"]["data_checksums"].values()
+                ),
+            }
+            for r in results
+        ]
+    )

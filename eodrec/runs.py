@@ -30,14 +30,21 @@ class Run:
         """Top-k ids (best first), targets and file positions of every sequence, as ``.npz``."""
         examples = self.splits[split]
         topk = predict_topk(self.model, examples.sequences, examples.targets, k)
-        atomic_write_npz(Path(out), topk=topk.numpy(),
-                         target=np.asarray(examples.targets, dtype=np.int64),
-                         index=np.arange(len(examples), dtype=np.int64))
+        atomic_write_npz(
+            Path(out),
+            topk=topk.numpy(),
+            target=np.asarray(examples.targets, dtype=np.int64),
+            index=np.arange(len(examples), dtype=np.int64),
+        )
         return Path(out)
 
 
-def load_run(run_id: str, results: Path | None = None, data_dir: Path | None = None,
-             cache_dir: Path | None = None) -> Run:
+def load_run(
+    run_id: str,
+    results: Path | None = None,
+    data_dir: Path | None = None,
+    cache_dir: Path | None = None,
+) -> Run:
     """The stored run ``run_id`` with its selected (best-validation) checkpoint loaded."""
     result = ResultsStore(results).load(run_id)
     config = ExperimentConfig.from_dict(result["config"])

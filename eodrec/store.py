@@ -62,8 +62,9 @@ class ResultsStore:
     def load(self, run_id: str) -> dict:
         path = self.path(run_id)
         if not path.exists():
-            raise StoreError(f"no stored run {run_id!r} (looked for {path}); "
-                             "`eodrec runs` lists the stored ones")
+            raise StoreError(
+                f"no stored run {run_id!r} (looked for {path}); `eodrec runs` lists the stored ones"
+            )
         return self._read(path)
 
     def find(self, config: ExperimentConfig) -> dict | None:
@@ -88,8 +89,10 @@ class ResultsStore:
         try:
             result = json.loads(path.read_text())
         except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
-            raise StoreError(f"{path} is corrupt or truncated ({error}); move it away or rerun "
-                             "that run with --rerun") from None
+            raise StoreError(
+                f"{path} is corrupt or truncated ({error}); move it away or rerun "
+                "that run with --rerun"
+            ) from None
         if not isinstance(result, dict) or "id" not in result or "config" not in result:
             raise StoreError(f"{path} is not an eodrec result (no 'id' and 'config')")
         return result

@@ -184,14 +184,18 @@ def table3(results: list[dict], methods: list[str]) -> pd.DataFrame:
     run is missing), with each run's profile."""
     paper = load_target("table3")
     rows = [
-        {"method": METHOD_NAMES[r["model"]],
-         "dataset": PAPER_DATASET_NAMES.get(r["dataset"], r["dataset"]),
-         "profile": r["profile"], **{m: 100 * r["test_metrics"][m] for m in TABLE3_METRICS}}
+        {
+            "method": METHOD_NAMES[r["model"]],
+            "dataset": PAPER_DATASET_NAMES.get(r["dataset"], r["dataset"]),
+            "profile": r["profile"],
+            **{m: 100 * r["test_metrics"][m] for m in TABLE3_METRICS},
+        }
         for r in results
     ]
     ours = pd.DataFrame(rows, columns=["method", "dataset", "profile", *TABLE3_METRICS])
     cells = compare(ours.drop(columns="profile"), paper, ["method", "dataset"], TABLE3_METRICS)
-    cells = cells.merge(ours[["method", "dataset", "profile"]], on=["method", "dataset"],
-                        how="left")
+    cells = cells.merge(
+        ours[["method", "dataset", "profile"]], on=["method", "dataset"], how="left"
+    )
     cells = cells[cells["method"].isin(methods)]
     return cells.sort_values(["dataset", "method"], kind="stable", ignore_index=True)

@@ -8,11 +8,16 @@ from eodrec.bench import bench_eval, bench_train_step, transformer_flops
 
 
 def test_bench_train_step_on_toy_data():
-    result = bench_train_step("toy", steps=2, warmup=1, optimizers=("default", "foreach"),
-                              gemm_repeats=2)
+    result = bench_train_step(
+        "toy", steps=2, warmup=1, optimizers=("default", "foreach"), gemm_repeats=2
+    )
     json.dumps(result)
-    assert set(result["variants"]) == {"model/default", "model/foreach", "reference/default",
-                                       "reference/foreach"}
+    assert set(result["variants"]) == {
+        "model/default",
+        "model/foreach",
+        "reference/default",
+        "reference/foreach",
+    }
     assert result["floor_ms"] > 0 and result["floor_padded_ms"] > 0
     for variant in result["variants"].values():
         assert variant["step_ms"] > 0

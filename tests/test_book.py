@@ -15,8 +15,11 @@ def _page(path, *sources):
     cells = [new_code_cell(s) for s in sources]
     cells[0].metadata["tags"] = ["parameters"]
     notebook = new_notebook(cells=cells)
-    notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
-                                       "language": "python"}
+    notebook.metadata["kernelspec"] = {
+        "name": "python3",
+        "display_name": "Python 3",
+        "language": "python",
+    }
     nbformat.write(notebook, path)
 
 
@@ -34,12 +37,17 @@ def test_a_raising_cell_fails_the_build_and_leaves_no_page(tmp_path):
 def test_a_bad_page_parameter_is_one_line(tmp_path):
     source = tmp_path / "src"
     source.mkdir()
-    _page(source / "01_page.ipynb", 'profile = "smoke"',
-          "from eodrec.notebook import page_parameters\npage_parameters(profile)")
+    _page(
+        source / "01_page.ipynb",
+        'profile = "smoke"',
+        "from eodrec.notebook import page_parameters\npage_parameters(profile)",
+    )
     with pytest.raises(BookError) as info:
         execute_pages(source, tmp_path / "pages", {"profile": "fast"})
-    assert str(info.value) == ("01_page.ipynb: ParameterError: profile='fast' is not allowed; "
-                               "choose one of: smoke, quick, paper")
+    assert str(info.value) == (
+        "01_page.ipynb: ParameterError: profile='fast' is not allowed; "
+        "choose one of: smoke, quick, paper"
+    )
 
 
 def test_every_page_has_a_literal_parameters_cell_then_validation():

@@ -18,9 +18,7 @@ def test_pad_batch_right_pads_left_aligned():
     assert len(batch) == 3
 
 
-@pytest.mark.parametrize(
-    "args", [([], [], []), ([[1]], [1, 2], [0]), ([[1], []], [1, 2], [0, 1])]
-)
+@pytest.mark.parametrize("args", [([], [], []), ([[1]], [1, 2], [0]), ([[1], []], [1, 2], [0, 1])])
 def test_pad_batch_rejects_bad_input(args):
     with pytest.raises(ValueError):
         pad_batch(*args)

@@ -13,16 +13,29 @@ B = 10 * DAY  # start of the last day of the tiny log
 
 # (session_id, item_id, timestamp), in file order. See test_tiny_log_known_output for the story.
 TINY = [
-    (10, 7, 100), (10, 5, 50), (10, 7, 200),  # out of file order in time -> [5, 7, 7]
+    (10, 7, 100),
+    (10, 5, 50),
+    (10, 7, 200),  # out of file order in time -> [5, 7, 7]
     (20, 8, 300),  # single click: dropped, and must not count towards 8's support
-    (30, 9, 400), (30, 5, 500), (30, 8, 600),  # 8 has support 1 -> [9, 5]
-    (35, 4, 650), (35, 7, 660),
-    (36, 9, 670), (36, 4, 670),  # equal timestamps keep file order -> [9, 4]
-    (40, 4, 700), (40, 6, 800),  # 6 has support 1 -> [4] -> session dropped
-    (50, 5, B), (50, 7, B + 10), (50, 3, B + 20), (50, 9, B + 25),  # test; 3 unseen in train
-    (60, 3, B + 30), (60, 7, B + 40),  # test; becomes [7] -> dropped
-    (80, 5, B - DAY + 30), (80, 9, B - DAY + 40),  # ends exactly at the split: train
-    (90, 7, B - DAY + 35), (90, 5, B - DAY + 41),  # ends one second after the split: test
+    (30, 9, 400),
+    (30, 5, 500),
+    (30, 8, 600),  # 8 has support 1 -> [9, 5]
+    (35, 4, 650),
+    (35, 7, 660),
+    (36, 9, 670),
+    (36, 4, 670),  # equal timestamps keep file order -> [9, 4]
+    (40, 4, 700),
+    (40, 6, 800),  # 6 has support 1 -> [4] -> session dropped
+    (50, 5, B),
+    (50, 7, B + 10),
+    (50, 3, B + 20),
+    (50, 9, B + 25),  # test; 3 unseen in train
+    (60, 3, B + 30),
+    (60, 7, B + 40),  # test; becomes [7] -> dropped
+    (80, 5, B - DAY + 30),
+    (80, 9, B - DAY + 40),  # ends exactly at the split: train
+    (90, 7, B - DAY + 35),
+    (90, 5, B - DAY + 41),  # ends one second after the split: test
 ]
 
 

@@ -115,10 +115,27 @@ def test_validation_split_and_hot_items_on_real_data(tmall):
 
 def test_public_api():
     expected = {
-        "Batch", "BatchLoader", "pad_batch", "SessionData", "load_dataset", "DATASET_NAMES",
-        "resolve_data_dir", "download", "load_pickle", "augment_prefixes", "split_validation",
-        "hot_item_mask", "item_popularity", "dataset_stats", "clicks_to_sessions", "make_toy",
-        "DataError", "DataMissingError", "DataFormatError", "UnsafePickleError", "ChecksumError",
+        "Batch",
+        "BatchLoader",
+        "pad_batch",
+        "SessionData",
+        "load_dataset",
+        "DATASET_NAMES",
+        "resolve_data_dir",
+        "download",
+        "load_pickle",
+        "augment_prefixes",
+        "split_validation",
+        "hot_item_mask",
+        "item_popularity",
+        "dataset_stats",
+        "clicks_to_sessions",
+        "make_toy",
+        "DataError",
+        "DataMissingError",
+        "DataFormatError",
+        "UnsafePickleError",
+        "ChecksumError",
     }
     assert set(data_api.__all__) == expected
     assert all(hasattr(data_api, name) for name in expected)

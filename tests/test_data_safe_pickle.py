@@ -57,8 +57,15 @@ def test_os_system_payload_is_refused_and_never_runs(tmp_path):
 
 @pytest.mark.parametrize(
     ("module", "name"),
-    [("os", "system"), ("posix", "system"), ("builtins", "eval"), ("builtins", "getattr"),
-     ("builtins", "__import__"), ("subprocess", "Popen"), ("__builtin__", "eval")],
+    [
+        ("os", "system"),
+        ("posix", "system"),
+        ("builtins", "eval"),
+        ("builtins", "getattr"),
+        ("builtins", "__import__"),
+        ("subprocess", "Popen"),
+        ("__builtin__", "eval"),
+    ],
 )
 def test_disallowed_globals_are_refused_by_name(tmp_path, module, name):
     marker = tmp_path / "ran"

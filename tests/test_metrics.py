@@ -18,9 +18,9 @@ from eodrec.metrics import (
 
 def test_rank_is_one_plus_number_of_strictly_better_items():
     # columns: padding, item 1 .. item 4
-    scores = torch.tensor([[0.0, 0.1, 0.5, 0.3, 0.2],
-                           [0.0, 0.9, 0.5, 0.3, 0.2],
-                           [0.0, 0.1, 0.2, 0.3, 0.4]])
+    scores = torch.tensor(
+        [[0.0, 0.1, 0.5, 0.3, 0.2], [0.0, 0.9, 0.5, 0.3, 0.2], [0.0, 0.1, 0.2, 0.3, 0.4]]
+    )
     targets = torch.tensor([3, 1, 1])
     ranks = rank_of_target(scores, targets)
     assert ranks.dtype == torch.int64
@@ -96,16 +96,15 @@ def test_evaluate_ranks_means_in_percent():
 
 def test_evaluate_ranks_custom_cutoffs_and_empty_input():
     results = evaluate_ranks(torch.tensor([2, 4]), ks=(3,))
-    assert results == pytest.approx({"P@3": 1 / 2,
-                                     "NDCG@3": (1 / math.log2(2 + 1)) / 2,
-                                     "MRR@3": (1 / 2) / 2})
+    assert results == pytest.approx(
+        {"P@3": 1 / 2, "NDCG@3": (1 / math.log2(2 + 1)) / 2, "MRR@3": (1 / 2) / 2}
+    )
     with pytest.raises(ValueError):
         evaluate_ranks(torch.tensor([], dtype=torch.int64))
 
 
 def test_topk_items_best_first_without_padding():
-    scores = torch.tensor([[100.0, 0.1, 0.7, 0.3, 0.9],
-                           [-100.0, 0.4, 0.3, 0.2, 0.1]])
+    scores = torch.tensor([[100.0, 0.1, 0.7, 0.3, 0.9], [-100.0, 0.4, 0.3, 0.2, 0.1]])
     assert topk_items(scores, 2).tolist() == [[4, 2], [1, 2]]
     # asking for every real item still never returns the padding id
     everything = topk_items(scores, 4)

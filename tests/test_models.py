@@ -25,10 +25,15 @@ def make_batch(sequences, targets, length=None):
     length = length or max(len(s) for s in sequences)
     items = torch.zeros(len(sequences), length, dtype=torch.int64)
     for row, sequence in enumerate(sequences):
-        items[row, :len(sequence)] = torch.tensor(sequence)
+        items[row, : len(sequence)] = torch.tensor(sequence)
     mask = items > 0
-    return Batch(items=items, mask=mask, lengths=mask.sum(dim=1), targets=torch.tensor(targets),
-                 index=torch.arange(len(sequences)))
+    return Batch(
+        items=items,
+        mask=mask,
+        lengths=mask.sum(dim=1),
+        targets=torch.tensor(targets),
+        index=torch.arange(len(sequences)),
+    )
 
 
 def small_config(**overrides):
@@ -116,8 +121,11 @@ def test_attention_matches_scaled_dot_product_attention():
         return t.view(B, L, 4, N // 4).transpose(1, 2)
 
     expected = F.scaled_dot_product_attention(
-        heads(attention.query(x)), heads(attention.key(x)), heads(attention.value(x)),
-        attn_mask=allowed[:, None])
+        heads(attention.query(x)),
+        heads(attention.key(x)),
+        heads(attention.value(x)),
+        attn_mask=allowed[:, None],
+    )
     expected = attention.out(expected.transpose(1, 2).reshape(B, L, N))
     torch.testing.assert_close(attention(x, allowed), expected)
 
@@ -166,8 +174,9 @@ def test_code_readout_follows_the_authors_formula():
     W_b, W_a, b = readout.mean_proj.weight, readout.item_proj.weight, readout.item_proj.bias
     w = readout.attention_vector.weight[0]
     m = (x[0, 0] + x[0, 1] + x[0, 2]) / 2  # the padded position counts, the length does not
-    expected = sum((w @ torch.sigmoid(W_a @ torch.tanh(x[0, t]) + b + W_b @ m)) * x[0, t]
-                   for t in (0, 1))
+    expected = sum(
+        (w @ torch.sigmoid(W_a @ torch.tanh(x[0, t]) + b + W_b @ m)) * x[0, t] for t in (0, 1)
+    )
     torch.testing.assert_close(readout(x, mask)[0], expected)
 
 
@@ -201,8 +210,7 @@ def test_sequences_longer_than_max_length_raise():
 
 def test_init_is_uniform_and_deterministic():
     first, second = small_teacher(seed=3), small_teacher(seed=3)
-    for (name, a), (_, b) in zip(first.named_parameters(), second.named_parameters(),
-                                 strict=True):
+    for (name, a), (_, b) in zip(first.named_parameters(), second.named_parameters(), strict=True):
         assert torch.equal(a, b), name
         assert a.abs().max() <= 0.1, name
     # LayerNorm gains are drawn too, not left at 1
@@ -229,8 +237,16 @@ def test_ffn_residual_scale_is_wired():
         assert not torch.allclose(paper.encode(BATCH), code.encode(BATCH))
 
 
-@pytest.mark.parametrize("overrides", [{"dim": 10, "n_heads": 3}, {"readout": "mean"},
-                                       {"dropout": 1.0}, {"ffn_dim": 0}, {"n_layers": 0}])
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        {"dim": 10, "n_heads": 3},
+        {"readout": "mean"},
+        {"dropout": 1.0},
+        {"ffn_dim": 0},
+        {"n_layers": 0},
+    ],
+)
 def test_bad_config_raises(overrides):
     with pytest.raises(ValueError):
         TeacherConfig(**overrides)
@@ -250,8 +266,9 @@ def test_teacher_memorises_twenty_sequences(readout, ffn_residual_scale):
     assert len({tuple(s) for s in sequences}) == 20
     batch = make_batch(sequences, targets)
     torch.manual_seed(0)
-    config = TeacherConfig(dim=32, n_heads=1, dropout=0.0, readout=readout,
-                           ffn_residual_scale=ffn_residual_scale)
+    config = TeacherConfig(
+        dim=32, n_heads=1, dropout=0.0, readout=readout, ffn_residual_scale=ffn_residual_scale
+    )
     model = Teacher(config, n_items=n_items)
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-2)
     for _ in range(200):
@@ -290,8 +307,9 @@ def test_fast_loss_and_gradients_equal_the_reference(readout, n_heads):
     """The training loss (packed transformer, fused CE, shared table gradient) equals the plain
     ``F.cross_entropy(mask_padding(scores), targets)`` in value and in every gradient."""
     model = small_teacher(readout=readout, n_heads=n_heads)
-    batch = make_batch([[1, 2, 3, 4, 1], [5, 6], [7], [8, 9, 10, 12], [12, 12]],
-                       [5, 7, 11, 12, 1], length=7)
+    batch = make_batch(
+        [[1, 2, 3, 4, 1], [5, 6], [7], [8, 9, 10, 12], [12, 12]], [5, 7, 11, 12, 1], length=7
+    )
 
     def plain(b):
         return F.cross_entropy(mask_padding(model(b)), b.targets)
@@ -352,8 +370,9 @@ def test_fast_loss_matches_with_dropout_statistics():
     assert torch.isfinite(loss)
     model.eval()
     with torch.no_grad():
-        torch.testing.assert_close(model.loss(BATCH), model.reference_loss(BATCH), rtol=1e-5,
-                                   atol=0)
+        torch.testing.assert_close(
+            model.loss(BATCH), model.reference_loss(BATCH), rtol=1e-5, atol=0
+        )
 
 
 def test_fast_loss_blocks_agree_with_one_block(monkeypatch):

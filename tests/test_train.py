@@ -22,8 +22,12 @@ SHORT = ["epochs=2", "checkpoint_every=10"]
 
 def _train(tmp_path: Path, overrides=SHORT, **kwargs) -> dict:
     config = make_config("teacher", "toy", "smoke", overrides)
-    trainer = Trainer(config, store=ResultsStore(tmp_path / "results"),
-                      cache_dir=tmp_path / "cache", progress=False)
+    trainer = Trainer(
+        config,
+        store=ResultsStore(tmp_path / "results"),
+        cache_dir=tmp_path / "cache",
+        progress=False,
+    )
     return trainer.run(**kwargs)
 
 
@@ -40,8 +44,15 @@ def test_result_is_stored_with_selection_on_validation_and_provenance(trained):
     best = max(stored["history"], key=lambda h: h["valid"]["NDCG@10"])
     assert stored["selected_epoch"] == best["epoch"]
     assert stored["valid_metrics"] == best["valid"]
-    assert set(stored["test_metrics"]) == {"P@5", "NDCG@5", "P@10", "NDCG@10", "P@20",
-                                           "NDCG@20", "MRR@20"}
+    assert set(stored["test_metrics"]) == {
+        "P@5",
+        "NDCG@5",
+        "P@10",
+        "NDCG@10",
+        "P@20",
+        "NDCG@20",
+        "MRR@20",
+    }
     assert all(0.0 <= v <= 1.0 for v in stored["test_metrics"].values())
     assert stored["test_metrics"]["P@20"] >= stored["test_metrics"]["P@10"]
     prov = stored["provenance"]
@@ -67,12 +78,27 @@ def test_stored_config_is_reused_not_retrained(trained, monkeypatch):
 
 def test_sigkilled_run_resumes_to_identical_metrics(tmp_path, trained):
     _, uninterrupted = trained
-    env = {**os.environ, "EODREC_RESULTS": str(tmp_path / "results"),
-           "EODREC_CACHE": str(tmp_path / "cache")}
-    command = [sys.executable, "-m", "eodrec", "train", "teacher", "--dataset", "toy",
-               "--profile", "smoke", "--set", *SHORT]
-    process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL,
-                               stderr=subprocess.DEVNULL)
+    env = {
+        **os.environ,
+        "EODREC_RESULTS": str(tmp_path / "results"),
+        "EODREC_CACHE": str(tmp_path / "cache"),
+    }
+    command = [
+        sys.executable,
+        "-m",
+        "eodrec",
+        "train",
+        "teacher",
+        "--dataset",
+        "toy",
+        "--profile",
+        "smoke",
+        "--set",
+        *SHORT,
+    ]
+    process = subprocess.Popen(
+        command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
     last = tmp_path / "cache" / "runs" / uninterrupted["id"] / "last.pt"
     deadline = time.time() + 120
     while not last.exists() and process.poll() is None and time.time() < deadline:
@@ -85,13 +111,14 @@ def test_sigkilled_run_resumes_to_identical_metrics(tmp_path, trained):
 
     resumed = subprocess.run([*command, "--resume"], env=env, capture_output=True, text=True)
     assert resumed.returncode == 0, resumed.stderr
-    result = json.loads((tmp_path / "results" / "teacher" /
-                         f"{uninterrupted['id']}.json").read_text())
+    result = json.loads(
+        (tmp_path / "results" / "teacher" / f"{uninterrupted['id']}.json").read_text()
+    )
     assert result["test_metrics"] == uninterrupted["test_metrics"]
-    assert [h["valid"] for h in result["history"]] == [h["valid"] for h in
-                                                       uninterrupted["history"]]
+    assert [h["valid"] for h in result["history"]] == [h["valid"] for h in uninterrupted["history"]]
     assert [h["train_loss"] for h in result["history"]] == [
-        h["train_loss"] for h in uninterrupted["history"]]
+        h["train_loss"] for h in uninterrupted["history"]
+    ]
 
 
 def test_interrupted_run_needs_resume_or_rerun(tmp_path):
@@ -148,9 +175,17 @@ def test_cli_runs_json_lists_fractions(trained, capsys):
     root, result = trained
     assert main(["runs", "--json", "--results", str(root / "results")]) == 0
     rows = json.loads(capsys.readouterr().out)
-    assert rows == [{"id": result["id"], "model": "teacher", "dataset": "toy",
-                     "profile": "smoke", "selected_epoch": result["selected_epoch"],
-                     "wall_time_s": result["wall_time_s"], "metrics": result["test_metrics"]}]
+    assert rows == [
+        {
+            "id": result["id"],
+            "model": "teacher",
+            "dataset": "toy",
+            "profile": "smoke",
+            "selected_epoch": result["selected_epoch"],
+            "wall_time_s": result["wall_time_s"],
+            "metrics": result["test_metrics"],
+        }
+    ]
 
 
 def test_predict_writes_topk_that_recompute_the_metrics(trained, tmp_path):
@@ -158,8 +193,24 @@ def test_predict_writes_topk_that_recompute_the_metrics(trained, tmp_path):
 
     root, result = trained
     out = tmp_path / "pred.npz"
-    assert main(["predict", "--run", result["id"], "--results", str(root / "results"),
-                 "--cache-dir", str(root / "cache"), "--k", "20", "--out", str(out)]) == 0
+    assert (
+        main(
+            [
+                "predict",
+                "--run",
+                result["id"],
+                "--results",
+                str(root / "results"),
+                "--cache-dir",
+                str(root / "cache"),
+                "--k",
+                "20",
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
     arrays = np.load(out)
     hits = (arrays["topk"][:, :10] == arrays["target"][:, None]).any(axis=1)
     assert arrays["topk"].shape == (len(arrays["target"]), 20)

@@ -22,8 +22,9 @@ class Batch:
     index: torch.Tensor  # (B,) int64, position of each sequence in its split
 
     def to(self, device: torch.device | str) -> Batch:
-        return Batch(*(t.to(device) for t in (self.items, self.mask, self.lengths,
-                                              self.targets, self.index)))
+        return Batch(
+            *(t.to(device) for t in (self.items, self.mask, self.lengths, self.targets, self.index))
+        )
 
     def __len__(self) -> int:
         return self.items.shape[0]

@@ -57,8 +57,9 @@ class SessionRecommender(nn.Module, abc.ABC):
         """
         if not self._standard_scoring():
             return self.reference_loss(batch)
-        return full_softmax_cross_entropy(self.encode(batch), self.item_table.weight(),
-                                          batch.targets)
+        return full_softmax_cross_entropy(
+            self.encode(batch), self.item_table.weight(), batch.targets
+        )
 
     def reference_loss(self, batch: Batch) -> torch.Tensor:
         """The loss written out plainly: CE over ``score(encode(batch))`` with column 0 = -inf."""

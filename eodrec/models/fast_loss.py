@@ -35,9 +35,10 @@ class FullSoftmaxCrossEntropy(torch.autograd.Function):
     """
 
     @staticmethod
-    def forward(ctx, theta: torch.Tensor, weight: torch.Tensor,
-                targets: torch.Tensor) -> torch.Tensor:
-        items = weight[PADDING_ID + 1:]  # (|V|, N), a view
+    def forward(
+        ctx, theta: torch.Tensor, weight: torch.Tensor, targets: torch.Tensor
+    ) -> torch.Tensor:
+        items = weight[PADDING_ID + 1 :]  # (|V|, N), a view
         columns = targets - (PADDING_ID + 1)  # (B,)
         V, B = items.shape[0], theta.shape[0]
         theta_t = theta.T
@@ -48,8 +49,8 @@ class FullSoftmaxCrossEntropy(torch.autograd.Function):
         exp = torch.empty(V, B, dtype=theta.dtype, device=theta.device)
         tops, sums = [], []
         for lo in range(0, V, BLOCK_ROWS):
-            block = exp[lo:lo + BLOCK_ROWS]
-            torch.mm(items[lo:lo + BLOCK_ROWS], theta_t, out=block)
+            block = exp[lo : lo + BLOCK_ROWS]
+            torch.mm(items[lo : lo + BLOCK_ROWS], theta_t, out=block)
             top = block.amax(dim=0)  # (B,)
             sums.append(block.sub_(top).exp_().sum(dim=0))
             tops.append(top)
@@ -69,7 +70,7 @@ class FullSoftmaxCrossEntropy(torch.autograd.Function):
         theta, weight, columns, coefficients = ctx.saved_tensors
         exp = ctx.exp  # (|V|, B)
         ctx.exp = None
-        items = weight[PADDING_ID + 1:]
+        items = weight[PADDING_ID + 1 :]
         scale = grad_loss / theta.shape[0]
         # d loss / d logits = (softmax - onehot(targets)) * scale. The softmax part is built in
         # place block by block and fed to both GEMMs while in cache; the one-hot part is a rank-B
@@ -81,12 +82,12 @@ class FullSoftmaxCrossEntropy(torch.autograd.Function):
             grad_weight = torch.empty(weight.shape, dtype=weight.dtype, device=weight.device)
             grad_weight[PADDING_ID].zero_()
         for k, lo in enumerate(range(0, exp.shape[0], BLOCK_ROWS)):
-            block = exp[lo:lo + BLOCK_ROWS].mul_(coefficients[k] * scale)
+            block = exp[lo : lo + BLOCK_ROWS].mul_(coefficients[k] * scale)
             if need_weight:
-                out = grad_weight[PADDING_ID + 1 + lo:PADDING_ID + 1 + lo + block.shape[0]]
+                out = grad_weight[PADDING_ID + 1 + lo : PADDING_ID + 1 + lo + block.shape[0]]
                 torch.mm(block, theta, out=out)
             if need_theta:
-                grad_theta.addmm_(block.T, items[lo:lo + BLOCK_ROWS])
+                grad_theta.addmm_(block.T, items[lo : lo + BLOCK_ROWS])
         if need_theta:
             grad_theta -= scale * items[columns]
         if need_weight:
@@ -124,7 +125,8 @@ class TableGather(torch.autograd.Function):
         return grad_table, None
 
 
-def full_softmax_cross_entropy(theta: torch.Tensor, weight: torch.Tensor,
-                               targets: torch.Tensor) -> torch.Tensor:
+def full_softmax_cross_entropy(
+    theta: torch.Tensor, weight: torch.Tensor, targets: torch.Tensor
+) -> torch.Tensor:
     """Mean CE of ``theta @ weight.T``, column 0 masked; see FullSoftmaxCrossEntropy."""
     return FullSoftmaxCrossEntropy.apply(theta, weight, targets)

@@ -47,8 +47,9 @@ class TeacherConfig:
 
     def __post_init__(self) -> None:
         if self.dim < 1 or self.n_heads < 1 or self.dim % self.n_heads != 0:
-            raise ValueError(f"dim ({self.dim}) must be a positive multiple of n_heads "
-                             f"({self.n_heads})")
+            raise ValueError(
+                f"dim ({self.dim}) must be a positive multiple of n_heads ({self.n_heads})"
+            )
         if self.n_layers < 1 or self.max_length < 1:
             raise ValueError("n_layers and max_length must be positive")
         if not 0.0 <= self.dropout < 1.0:
@@ -102,8 +103,9 @@ class CausalSelfAttention(nn.Module):
         v = self.value(x).view(B, L, self.n_heads, head_dim).transpose(1, 2)  # (B, h, L, d)
         return self.out(self._attend(q, k, v, allowed))
 
-    def forward_packed(self, x: torch.Tensor, allowed: torch.Tensor,
-                       flat: torch.Tensor) -> torch.Tensor:
+    def forward_packed(
+        self, x: torch.Tensor, allowed: torch.Tensor, flat: torch.Tensor
+    ) -> torch.Tensor:
         """The same attention on packed tokens: x (T, N) holds the real positions ``flat`` of
         the (B, L) grid, row-major. Projections run on the T real tokens only; the (B, L, L)
         attention itself runs on the zero-filled grid under the same ``allowed`` mask, so every
@@ -119,8 +121,9 @@ class CausalSelfAttention(nn.Module):
         y = self._attend(grid[0], grid[1], grid[2], allowed)  # (B, L, N)
         return self.out(y.reshape(B * L, N).index_select(0, flat))  # (T, N)
 
-    def _attend(self, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor,
-                allowed: torch.Tensor) -> torch.Tensor:
+    def _attend(
+        self, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, allowed: torch.Tensor
+    ) -> torch.Tensor:
         """(B, h, L, d) queries, keys, values -> (B, L, N) attended values, before ``out``."""
         B, _, L, head_dim = q.size()
         attention = (q @ k.transpose(-2, -1)) / math.sqrt(head_dim)  # (B, h, L, L)
@@ -164,8 +167,9 @@ class TransformerLayer(nn.Module):
         h = self.attention_norm(x + self.attention_dropout(self.attention(x, allowed)))  # (B,L,N)
         return self.ffn_norm(self.ffn(h) + self.ffn_residual_scale * h)  # (B, L, N)
 
-    def forward_packed(self, x: torch.Tensor, allowed: torch.Tensor,
-                       flat: torch.Tensor) -> torch.Tensor:
+    def forward_packed(
+        self, x: torch.Tensor, allowed: torch.Tensor, flat: torch.Tensor
+    ) -> torch.Tensor:
         """:meth:`forward` on packed real tokens x (T, N); see CausalSelfAttention."""
         attended = self.attention.forward_packed(x, allowed, flat)  # (T, N)
         h = self.attention_norm(x + self.attention_dropout(attended))  # (T, N)
@@ -183,14 +187,17 @@ class Teacher(SessionRecommender):
             everything else is drawn from U(-init_range, init_range) once, at construction.
     """
 
-    def __init__(self, config: TeacherConfig, n_items: int,
-                 item_table: ItemTable | None = None) -> None:
+    def __init__(
+        self, config: TeacherConfig, n_items: int, item_table: ItemTable | None = None
+    ) -> None:
         own_table = item_table is None
         if item_table is None:
             item_table = FullItemTable(n_items, config.dim)
         elif (item_table.n_items, item_table.dim) != (n_items, config.dim):
-            raise ValueError(f"item table is {item_table.n_items} items x {item_table.dim} dims, "
-                             f"model expects {n_items} x {config.dim}")
+            raise ValueError(
+                f"item table is {item_table.n_items} items x {item_table.dim} dims, "
+                f"model expects {n_items} x {config.dim}"
+            )
         super().__init__(item_table)
         self.config = config
         self.positions = nn.Embedding(config.max_length, config.dim)  # P
@@ -233,9 +240,11 @@ class Teacher(SessionRecommender):
     def _check_length(self, batch: Batch) -> None:
         L = batch.items.shape[1]
         if L > self.config.max_length:
-            raise ValueError(f"batch has sequences of length {L} but the position table has "
-                             f"max_length={self.config.max_length} rows; raise max_length or "
-                             f"truncate the sequences")
+            raise ValueError(
+                f"batch has sequences of length {L} but the position table has "
+                f"max_length={self.config.max_length} rows; raise max_length or "
+                f"truncate the sequences"
+            )
 
     def _encode(self, batch: Batch, lookup) -> torch.Tensor:
         """Session vectors, item vectors from ``lookup(ids)``.
