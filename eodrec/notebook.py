@@ -48,18 +48,12 @@ def comparison_table(cells: pd.DataFrame, keys: list[str], digits: int = 2):
     return styler
 
 
-def wide_comparison_table(cells: pd.DataFrame, keys: list[str], digits: int = 2):
+def wide_comparison_table(cells: pd.DataFrame, keys: list[str],
+                          quantities: list[str] | None = None, digits: int = 2):
     """Compared cells with one row per ``keys`` and, per quantity, paper / ours / difference."""
-    wide = cells.pivot_table(
-        index=keys,
-        columns="quantity",
-        values=["paper", "ours", "difference"],
-        dropna=False,
-        sort=False,
-    )
-    wide = wide.swaplevel(axis=1)
-    quantities = list(dict.fromkeys(cells["quantity"]))
-    wide = wide.reindex(
+    quantities = quantities or list(dict.fromkeys(cells["quantity"]))
+    wide = cells.pivot(index=keys, columns="quantity", values=["paper", "ours", "difference"])
+    wide = wide.swaplevel(axis=1).reindex(
         columns=[(q, side) for q in quantities for side in ("paper", "ours", "difference")]
     )
     formats = {
