@@ -297,7 +297,6 @@ class CompositionalItemTable(ItemTable):
         self.register_buffer("codes", torch.zeros(n_items + 1, n_codebooks, dtype=code_dtype))
         if codes is not None:
             self.set_codes(codes)
-        self.mixup: Mixup | None = None
         self.set_mixup(mixup)
 
     @torch.no_grad()
@@ -314,15 +313,13 @@ class CompositionalItemTable(ItemTable):
 
     def set_mixup(self, mixup: Mixup | None) -> None:
         """Attach (or with ``None`` detach) the teacher table used by Eq. 18."""
-        if mixup is not None and (mixup.teacher.n_items, mixup.teacher.dim) != (
-            self.n_items,
-            self.dim,
-        ):
+        shape = None if mixup is None else (mixup.teacher.n_items, mixup.teacher.dim)
+        if shape is not None and shape != (self.n_items, self.dim):
             raise ValueError(
                 f"teacher table is {mixup.teacher.n_items} items x {mixup.teacher.dim} dims, "
                 f"student table is {self.n_items} x {self.dim}"
             )
-        self.mixup = mixup  # a dataclass, not a Module: the teacher stays unregistered
+        self.mixup: Mixup | None = mixup  # not a Module: the teacher stays unregistered
 
     def _mixing(self) -> bool:
         return self.mixup is not None and (self.training or self.mixup.mixed_table_at_test)
