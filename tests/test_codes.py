@@ -292,17 +292,7 @@ def random_batch(generator, n_items=N_ITEMS, batch_size=16, max_length=5):
     return Batch(items * mask, mask, lengths, targets, torch.arange(batch_size))
 
 
-@pytest.fixture
-def one_thread():
-    """Toy tensors gain nothing from intra-op threads, and on a busy 2-core machine OpenMP
-    waits made each step ~300x slower; restore the setting afterwards."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
-def test_teacher_backbone_trains_on_a_compositional_table(one_thread):
+def test_teacher_backbone_trains_on_a_compositional_table():
     torch.manual_seed(0)
     config = TeacherConfig(dim=16, n_heads=1, dropout=0.0)
     table = CompositionalItemTable(N_ITEMS, 16, n_codebooks=2, n_codewords=8)

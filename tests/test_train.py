@@ -80,6 +80,7 @@ def test_sigkilled_run_resumes_to_identical_metrics(tmp_path, trained):
     _, uninterrupted = trained
     env = {
         **os.environ,
+        "OMP_NUM_THREADS": str(torch.get_num_threads()),  # same float summation order
         "EODREC_RESULTS": str(tmp_path / "results"),
         "EODREC_CACHE": str(tmp_path / "cache"),
     }
