@@ -1,6 +1,7 @@
 """Session recommenders sharing one contract (see :mod:`eodrec.models.base`)."""
 
 from eodrec.models.base import SessionRecommender, init_uniform_
+from eodrec.models.codes import Codebooks, CodeLearner, CompositionalItemTable, Mixup
 from eodrec.models.item_tables import FullItemTable, ItemTable
 from eodrec.models.readout import READOUT_VARIANTS, SoftAttentionReadout
 from eodrec.models.teacher import (
@@ -12,6 +13,10 @@ from eodrec.models.teacher import (
 )
 
 __all__ = [
+    "CodeLearner",
+    "Codebooks",
+    "CompositionalItemTable",
+    "Mixup",
     "READOUT_VARIANTS",
     "CausalSelfAttention",
     "FeedForward",
