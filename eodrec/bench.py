@@ -182,7 +182,7 @@ def bench_train_step(
     The batch size, learning rate and weight decay are the ``quick`` profile's (``smoke`` for
     the ``toy`` dataset).
     """
-    from eodrec.data import BatchLoader
+    from eodrec.train import train_loader
 
     if steps < 1 or warmup < 0:
         raise ValueError("steps must be positive and warmup non-negative")
@@ -194,13 +194,7 @@ def bench_train_step(
     malloc_tuned = tune_glibc_malloc() if malloc else False
     config, data, splits, model = _setup(dataset, data_dir)
     train = config.train
-    loader = BatchLoader(
-        splits.train.sequences,
-        splits.train.targets,
-        train.batch_size,
-        shuffle=True,
-        seed=train.seed,
-    )
+    loader = train_loader(splits, train)
     batches = []
     for batch in loader:
         batches.append(batch)

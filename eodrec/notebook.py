@@ -48,8 +48,9 @@ def comparison_table(cells: pd.DataFrame, keys: list[str], digits: int = 2):
     return styler
 
 
-def wide_comparison_table(cells: pd.DataFrame, keys: list[str],
-                          quantities: list[str] | None = None, digits: int = 2):
+def wide_comparison_table(
+    cells: pd.DataFrame, keys: list[str], quantities: list[str] | None = None, digits: int = 2
+):
     """Compared cells with one row per ``keys`` and, per quantity, paper / ours / difference."""
     quantities = quantities or list(dict.fromkeys(cells["quantity"]))
     wide = cells.pivot(index=keys, columns="quantity", values=["paper", "ours", "difference"])

@@ -16,7 +16,7 @@ import torch
 from tqdm import tqdm
 
 from eodrec.checkpoint import CheckpointError, load_checkpoint, run_dir, save_checkpoint
-from eodrec.config import ExperimentConfig
+from eodrec.config import ExperimentConfig, TrainConfig
 from eodrec.data import BatchLoader, SessionData, augment_prefixes, load_dataset, split_validation
 from eodrec.evaluate import evaluate
 from eodrec.memory import tune_glibc_malloc
@@ -63,6 +63,17 @@ def make_splits(data: SessionData, valid_fraction: float, split_seed: int) -> Sp
 def build_model(config: ExperimentConfig, n_items: int) -> SessionRecommender:
     torch.manual_seed(config.train.seed)
     return Teacher(config.model, n_items)
+
+
+def train_loader(splits: Splits, train: TrainConfig) -> BatchLoader:
+    """The shuffled, resumable batches of the training split."""
+    return BatchLoader(
+        splits.train.sequences,
+        splits.train.targets,
+        train.batch_size,
+        shuffle=True,
+        seed=train.seed,
+    )
 
 
 def pick_device() -> torch.device:
@@ -116,13 +127,7 @@ class Trainer:
         optimizer = torch.optim.Adam(
             model.parameters(), lr=train.lr, weight_decay=train.weight_decay, fused=True
         )
-        loader = BatchLoader(
-            splits.train.sequences,
-            splits.train.targets,
-            train.batch_size,
-            shuffle=True,
-            seed=train.seed,
-        )
+        loader = train_loader(splits, train)
         state = {
             "history": [],
             "best_score": -math.inf,
