@@ -7,11 +7,12 @@ from __future__ import annotations
 
 import os
 import pickle
-import tempfile
 import zipfile
 from pathlib import Path
 
 import torch
+
+from eodrec.atomic import atomic_path
 
 
 class CheckpointError(RuntimeError):
@@ -29,15 +30,8 @@ def run_dir(run_id: str, cache_dir: Path | None = None) -> Path:
 
 def save_checkpoint(path: Path, state: dict) -> None:
     """``torch.save`` to a temp file beside ``path``, then rename over it."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(handle)
-    try:
+    with atomic_path(path) as temp:
         torch.save(state, temp)
-        os.replace(temp, path)
-    except BaseException:
-        Path(temp).unlink(missing_ok=True)
-        raise
 
 
 def load_checkpoint(path: Path, config_hash: str) -> dict:

@@ -30,18 +30,17 @@ def page_parameters(profile: str, data_dir: str | None = None) -> Page:
 
 def comparison_table(cells: pd.DataFrame, keys: list[str], digits: int = 2):
     """A styled table of compared cells; rows that differ from the paper are highlighted."""
-    shown = cells.copy()
     columns = [*keys, "quantity", "paper", "ours", "difference"]
-    if "note" in shown:
+    if "note" in cells:
         columns.append("note")
     styler = (
-        shown[columns]
+        cells[columns]
         .style.format(
             {"paper": _number(digits), "ours": _number(digits), "difference": _signed(digits)}
         )
         .hide(axis="index")
     )
-    if "note" in shown:
+    if "note" in cells:
         styler = styler.apply(
             lambda row: ["background-color: #fff3cd" if row["note"] else "" for _ in row], axis=1
         )

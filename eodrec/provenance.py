@@ -64,12 +64,18 @@ def package_versions() -> dict[str, str]:
 
 
 def provenance(
-    profile: str, data_checksums: dict[str, str] | None = None, **extra: object
+    profile: str,
+    data_checksums: dict[str, str] | None = None,
+    commit: str | None = None,
+    **extra: object,
 ) -> dict[str, object]:
-    """Everything needed to tell whether two numbers are comparable."""
+    """Everything needed to tell whether two numbers are comparable.
+
+    ``commit`` is the code version that produced the number; by default the current checkout's.
+    """
     return {
         "profile": profile,
-        "git_commit": extra.pop("git_commit", None) or git_commit(),
+        "git_commit": commit or git_commit(),
         "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
         "hardware": hardware(),
         "versions": package_versions(),

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from pathlib import Path
 
+from eodrec.atomic import atomic_path
 from eodrec.config import ExperimentConfig
 
 
@@ -34,19 +34,12 @@ def default_results_dir() -> Path:
 
 
 def atomic_write_json(path: Path, payload: object) -> None:
-    """Write JSON to a temp file in the same directory, then rename: readers never see half."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "w") as out:
-            json.dump(payload, out, indent=1, sort_keys=False, allow_nan=False)
-            out.write("\n")
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(temp, path)
-    except BaseException:
-        Path(temp).unlink(missing_ok=True)
-        raise
+    """Write JSON atomically: readers never see half a result."""
+    with atomic_path(path) as temp, open(temp, "w") as out:
+        json.dump(payload, out, indent=1, sort_keys=False, allow_nan=False)
+        out.write("\n")
+        out.flush()
+        os.fsync(out.fileno())
 
 
 class ResultsStore:
@@ -102,12 +95,5 @@ def atomic_write_npz(path: Path, **arrays) -> None:
     """``numpy.savez`` through a temp file and a rename."""
     import numpy as np
 
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".npz")
-    try:
-        with os.fdopen(handle, "wb") as out:
-            np.savez(out, **arrays)
-        os.replace(temp, path)
-    except BaseException:
-        Path(temp).unlink(missing_ok=True)
-        raise
+    with atomic_path(path) as temp, open(temp, "wb") as out:
+        np.savez(out, **arrays)

@@ -275,7 +275,7 @@ class Trainer:
                 self.config.profile,
                 data.checksums,
                 device=str(self.device),
-                git_commit=state["git_commits"][0],
+                commit=state["git_commits"][0],
                 git_commits_per_segment=state["git_commits"],
             ),
         }
