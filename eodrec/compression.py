@@ -73,6 +73,24 @@ def compositional_bytes(
     )
 
 
+def student_compression(
+    n_items: int,
+    dim: int,
+    n_codebooks: int,
+    n_codewords: int,
+    student_bytes: int,
+    teacher_bytes: int,
+) -> dict[str, float]:
+    """What a trained student's result records: Eq. 13's CR beside the real bytes of its item
+    state (codes + codebooks, as stored) and of the teacher's full table."""
+    return {
+        "cr_eq13": compression_rate(n_items, dim, n_codebooks, n_codewords),
+        "student_item_bytes": student_bytes,
+        "teacher_item_bytes": teacher_bytes,
+        "byte_ratio": teacher_bytes / student_bytes,
+    }
+
+
 def _check_positive(**values: int) -> None:
     for name, value in values.items():
         if int(value) != value or value < 1:

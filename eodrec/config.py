@@ -15,6 +15,7 @@ import typing
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, fields
 
+from eodrec.models.student import ABLATIONS, StudentConfig
 from eodrec.models.teacher import TeacherConfig
 
 PROFILES: dict[str, str] = {
@@ -95,6 +96,31 @@ PROFILE_DATASET_TRAINING: dict[tuple[str, str], dict[str, object]] = {
     ("quick", "retailrocket"): {"epochs": 4},
 }
 
+# Paper Sec. 6.1.3 and 6.6: each dataset's best (M, K), eta, beta, gamma. The code-learning
+# stage mixes with the same eta; ablations change only the distillation stage.
+DATASET_STUDENT_SETTINGS: dict[str, dict[str, object]] = {
+    "Tmall": {"n_codebooks": 4, "n_codewords": 32, "eta": 0.8, "pretrain_eta": 0.8, "beta": 0.01},
+    "retailrocket": {
+        "n_codebooks": 3,
+        "n_codewords": 256,
+        "eta": 0.7,
+        "pretrain_eta": 0.7,
+        "beta": 0.5,
+    },
+    "toy": {"n_codebooks": 4, "n_codewords": 8, "eta": 0.8, "pretrain_eta": 0.8, "beta": 0.1},
+}
+# The student's budgets: the code-learning stage, then the joint stage with the training budget
+# below. A `quick` joint step costs ~2x a teacher step, so epochs are capped in steps.
+PROFILE_STUDENT: dict[str, dict[str, object]] = {
+    "smoke": {"code_epochs": 2},
+    "quick": {"code_epochs": 1},
+    "paper": {"code_epochs": 10},
+}
+PROFILE_STUDENT_TRAINING: dict[tuple[str, str], dict[str, object]] = {
+    ("quick", "Tmall"): {"epochs": 3, "max_steps_per_epoch": 1200},
+    ("quick", "retailrocket"): {"epochs": 2, "max_steps_per_epoch": 600},
+}
+
 
 @dataclass(frozen=True)
 class ExperimentConfig:
@@ -105,9 +131,13 @@ class ExperimentConfig:
     data: DataConfig
     model: TeacherConfig
     train: TrainConfig
+    student: StudentConfig | None = None  # set for the student only
 
     def to_dict(self) -> dict[str, object]:
-        return asdict(self)
+        values = asdict(self)
+        if self.student is None:  # keeps teacher hashes as they were before students existed
+            del values["student"]
+        return values
 
     @classmethod
     def from_dict(cls, values: dict) -> ExperimentConfig:
@@ -117,6 +147,7 @@ class ExperimentConfig:
             data=DataConfig(**values["data"]),
             model=TeacherConfig(**values["model"]),
             train=TrainConfig(**values["train"]),
+            student=StudentConfig(**values["student"]) if values.get("student") else None,
         )
 
     def config_hash(self) -> str:
@@ -129,7 +160,7 @@ class ExperimentConfig:
         return f"{self.experiment}-{self.data.dataset}-{self.profile}-{self.config_hash()}"
 
 
-EXPERIMENTS = ("teacher",)
+EXPERIMENTS = ("teacher", "student")
 
 
 def make_config(
@@ -157,9 +188,19 @@ def make_config(
         },
     }
     classes = {"data": DataConfig, "model": TeacherConfig, "train": TrainConfig}
+    if experiment == "student":
+        sections["student"] = {**DATASET_STUDENT_SETTINGS[dataset], **PROFILE_STUDENT[profile]}
+        sections["train"].update(PROFILE_STUDENT_TRAINING.get((profile, dataset), {}))
+        classes["student"] = StudentConfig
     owner = {f.name: section for section, cls in classes.items() for f in fields(cls)}
-    for item in overrides:
-        key, value = _split_override(item)
+    overrides = [_split_override(item) + (item,) for item in overrides]
+    # A Fig. 3 variant is a preset: its settings first, so explicit overrides can be checked
+    # against it (StudentConfig rejects e.g. variant=w/o-c with beta=0.5).
+    for key, value, _ in overrides:
+        if key == "variant" and experiment == "student":
+            check_choice("variant", value, ABLATIONS)
+            sections["student"].update(ABLATIONS[value])
+    for key, value, item in overrides:
         if key not in owner or key == "dataset":
             raise ParameterError(
                 f"unknown setting {key!r} in {item!r}; settings: "
@@ -174,9 +215,18 @@ def make_config(
             DataConfig(**sections["data"]),
             TeacherConfig(**sections["model"]),
             TrainConfig(**sections["train"]),
+            StudentConfig(**sections["student"]) if "student" in sections else None,
         )
     except ValueError as error:
         raise ParameterError(str(error)) from None
+
+
+def teacher_config(config: ExperimentConfig) -> ExperimentConfig:
+    """The teacher a student distils from: same data, profile and backbone, teacher budget."""
+    if config.student is None:
+        raise ValueError(f"{config.run_id} is not a student")
+    teacher = make_config("teacher", config.data.dataset, config.profile)
+    return ExperimentConfig("teacher", config.profile, config.data, config.model, teacher.train)
 
 
 def _split_override(item: str) -> tuple[str, str]:

@@ -30,7 +30,6 @@ from torch import nn
 from eodrec.data.batch import Batch
 from eodrec.metrics import PADDING_ID
 from eodrec.models.base import init_uniform_
-from eodrec.models.item_tables import ItemTable
 from eodrec.models.readout import ReadoutVariant, SoftAttentionReadout
 
 MseScale = Literal["paper", "code"]
@@ -140,21 +139,22 @@ class HotColdRecombination(nn.Module):
     def forward(
         self,
         views: HotColdViews,
-        student_table: ItemTable,
-        teacher_table: ItemTable,
+        student_vectors: tuple[torch.Tensor, torch.Tensor],
+        teacher_vectors: tuple[torch.Tensor, torch.Tensor],
         theta_student: torch.Tensor,
         theta_teacher: torch.Tensor,
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """The student-side and teacher-side views U, V (B', N) of the B' sessions.
 
-        ``theta_student`` and ``theta_teacher`` are the full-session vectors (B, N) of the whole
-        batch; the student table is read through ``lookup``, so in training it gives the mixed
-        table e' (Eq. 18), as in the authors' code.
+        ``student_vectors`` and ``teacher_vectors`` are each model's item vectors (B_mix, L, N)
+        of ``views.hot_items`` and ``views.cold_items`` (the student's through its mixed table
+        e' in training, Eq. 18, as in the authors' code); ``theta_student`` and
+        ``theta_teacher`` are the full-session vectors (B, N) of the whole batch.
         """
-        hot_stu = self.student_hot(student_table.lookup(views.hot_items), views.hot_mask)
-        cold_stu = self.student_cold(student_table.lookup(views.cold_items), views.cold_mask)
-        hot_tea = self.teacher_hot(teacher_table.lookup(views.hot_items), views.hot_mask)
-        cold_tea = self.teacher_cold(teacher_table.lookup(views.cold_items), views.cold_mask)
+        hot_stu = self.student_hot(student_vectors[0], views.hot_mask)
+        cold_stu = self.student_cold(student_vectors[1], views.cold_mask)
+        hot_tea = self.teacher_hot(teacher_vectors[0], views.hot_mask)
+        cold_tea = self.teacher_cold(teacher_vectors[1], views.cold_mask)
         z_student = torch.cat([hot_stu, cold_tea], dim=1)  # (B_mix, 2N), Eq. 21
         z_teacher = torch.cat([hot_tea, cold_stu], dim=1)  # (B_mix, 2N), Eq. 21
         single = torch.cat([views.cold_only_index, views.hot_only_index])  # (B_cold + B_hot,)
@@ -253,7 +253,7 @@ def embedding_mse(
     if detach_teacher:
         teacher = teacher.detach()
     n, N = composite.shape
-    squared = (composite - teacher).pow(2).sum()
+    squared = F.mse_loss(composite, teacher, reduction="sum")  # one fused kernel each way
     return squared / n if scale == "paper" else squared / (n * n * N)
 
 
@@ -281,4 +281,4 @@ class DistillationLosses(NamedTuple):
         return total_loss(self.rec, self.mse, self.kl, self.con, beta=beta, gamma=gamma)
 
     def as_floats(self) -> dict[str, float]:
-        return {name: float(value) for name, value in self._asdict().items()}
+        return {name: value.item() for name, value in self._asdict().items()}

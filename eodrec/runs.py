@@ -13,7 +13,7 @@ from eodrec.data import load_dataset
 from eodrec.evaluate import evaluate, predict_topk
 from eodrec.models import SessionRecommender
 from eodrec.store import ResultsStore, atomic_write_npz
-from eodrec.train import Examples, build_model, make_splits
+from eodrec.train import Examples, make_splits, restore_model
 
 
 @dataclass
@@ -50,7 +50,6 @@ def load_run(
     config = ExperimentConfig.from_dict(result["config"])
     data = load_dataset(config.data.dataset, data_dir)
     splits = make_splits(data, config.data.valid_fraction, config.data.split_seed)
-    model = build_model(config, data.n_items)
     best = load_checkpoint(run_dir(run_id, cache_dir) / "best.pt", config.config_hash())
-    model.load_state_dict(best["model"])
-    return Run(result, model.eval(), {"valid": splits.valid, "test": splits.test})
+    model = restore_model(config, data.n_items, best)
+    return Run(result, model, {"valid": splits.valid, "test": splits.test})

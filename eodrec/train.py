@@ -6,22 +6,37 @@ scored once, for the selected checkpoint only, and never chooses anything.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import math
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import torch
 from tqdm import tqdm
 
+from eodrec import compression
 from eodrec.checkpoint import CheckpointError, load_checkpoint, run_dir, save_checkpoint
-from eodrec.config import ExperimentConfig, TrainConfig
-from eodrec.data import BatchLoader, SessionData, augment_prefixes, load_dataset, split_validation
+from eodrec.config import ExperimentConfig, TrainConfig, teacher_config
+from eodrec.data import (
+    BatchLoader,
+    SessionData,
+    augment_prefixes,
+    hot_item_mask,
+    load_dataset,
+    split_validation,
+)
+from eodrec.distill import HotColdRecombination
 from eodrec.evaluate import evaluate
 from eodrec.memory import tune_glibc_malloc
-from eodrec.models import SessionRecommender, Teacher
+from eodrec.metrics import PADDING_ID
+from eodrec.models import CodeLearner, Mixup, SessionRecommender, Teacher
+from eodrec.models.codes import code_usage, collisions, dead_codewords, usage_entropy
+from eodrec.models.student import build_student
 from eodrec.provenance import git_commit, provenance
+from eodrec.stages import CodeLearningStage, JointStage, Stage, TeacherStage
 from eodrec.store import ResultsStore
 
 
@@ -61,8 +76,27 @@ def make_splits(data: SessionData, valid_fraction: float, split_seed: int) -> Sp
 
 
 def build_model(config: ExperimentConfig, n_items: int) -> SessionRecommender:
+    """A fresh model of ``config``: the teacher, or the student with no mixup attached."""
     torch.manual_seed(config.train.seed)
+    if config.student is not None:
+        return build_student(n_items, config.model, config.student)
     return Teacher(config.model, n_items)
+
+
+def restore_model(config: ExperimentConfig, n_items: int, best: dict) -> SessionRecommender:
+    """The selected model of a finished run from its ``best.pt`` contents, ready to score.
+
+    A student that scores with the mixed table (``mixed_table_at_test``) gets its teacher back.
+    """
+    model = build_model(config, n_items)
+    model.load_state_dict(best["model"])
+    if config.student is not None and config.student.mixed_table_at_test:
+        teacher = Teacher(config.model, n_items)
+        teacher.load_state_dict(best["teacher"])
+        model.item_table.set_mixup(
+            Mixup(teacher.item_table, config.student.eta, config.student.eta_convention, True)
+        )
+    return model.eval()
 
 
 def train_loader(splits: Splits, train: TrainConfig) -> BatchLoader:
@@ -81,7 +115,12 @@ def pick_device() -> torch.device:
 
 
 class Trainer:
-    """Trains one config to its selected checkpoint and stores the result."""
+    """Trains one config to its selected checkpoint and stores the result.
+
+    The teacher is one stage. The student is three: its teacher (a stored teacher run, trained
+    first if missing), the code-learning stage (cached under its own hash, so every Fig. 3
+    variant shares one set of codes) and the joint distillation stage.
+    """
 
     def __init__(
         self,
@@ -94,6 +133,7 @@ class Trainer:
         self.config = config
         self.data_dir = data_dir
         self.store = store or ResultsStore()
+        self.cache_dir = cache_dir
         self.dir = run_dir(config.run_id, cache_dir)
         self.progress = sys.stderr.isatty() if progress is None else progress
         self.device = pick_device()
@@ -111,22 +151,165 @@ class Trainer:
         stored = self.store.find(self.config)
         if stored is not None and not rerun:
             return stored
-        if self.last_path.exists() and not (resume or rerun):
-            raise CheckpointError(
-                f"an interrupted run of {self.config.run_id} is checkpointed at "
-                f"{self.last_path}; pass --resume to continue it or --rerun "
-                "to start over"
-            )
+        _refuse_to_overwrite(self.dir, self.config.run_id, resume, rerun)
         tune_glibc_malloc()
         data = load_dataset(self.config.data.dataset, self.data_dir)
         splits = make_splits(data, self.config.data.valid_fraction, self.config.data.split_seed)
-        model = build_model(self.config, data.n_items).to(self.device)
+        if self.config.student is None:
+            result = self._run_teacher(data, splits, resume, rerun)
+        else:
+            result = self._run_student(data, splits, resume, rerun)
+        self.store.save(result, replace=rerun or stored is not None)
+        return result
+
+    # --- the two experiments -------------------------------------------------------------
+
+    def _run_teacher(self, data: SessionData, splits: Splits, resume: bool, rerun: bool) -> dict:
         train = self.config.train
-        # Fused Adam: one kernel over all parameters, 16 ms instead of 76-136 ms for the Tmall
-        # table update on a 2-core CPU (benchmarks/README.md).
-        optimizer = torch.optim.Adam(
-            model.parameters(), lr=train.lr, weight_decay=train.weight_decay, fused=True
+        stage = TeacherStage(
+            build_model(self.config, data.n_items).to(self.device), train.lr, train.weight_decay
         )
+        state = self._fit(stage, splits, self.dir, train.epochs, resume, rerun)
+        test = self._evaluate(stage.model, splits.test)
+        return self._result(data, splits, state, test)
+
+    def _run_student(self, data: SessionData, splits: Splits, resume: bool, rerun: bool) -> dict:
+        config, student_config, train = self.config, self.config.student, self.config.train
+        teacher_run = teacher_config(config)
+        teacher_result = Trainer(
+            teacher_run, self.data_dir, self.store, self.cache_dir, self.progress
+        ).run(resume=resume)
+        teacher = self._load_teacher(teacher_run, data.n_items)
+        codes = self._learn_codes(teacher, splits, resume)
+
+        torch.manual_seed(train.seed)
+        student = build_student(data.n_items, config.model, student_config, teacher.item_table).to(
+            self.device
+        )
+        student.item_table.set_codes(codes["codes"])
+        student.item_table.codebooks.load_state_dict(codes["codebooks"])
+        recombination = HotColdRecombination(
+            config.model.dim, config.model.readout, config.model.init_range
+        ).to(self.device)
+        hot = hot_item_mask(splits.train.sequences, data.n_items, student_config.hot_fraction)
+        stage = JointStage(
+            student, teacher, recombination, hot, student_config, train.lr, train.weight_decay
+        )
+        on_test = student_config.selection == "test-best-per-metric"
+        state = self._fit(stage, splits, self.dir, train.epochs, resume, rerun, on_test)
+        result = self._result(data, splits, state, self._evaluate(student, splits.test))
+        table = student.item_table
+        result.update(
+            teacher_run=teacher_run.run_id,
+            teacher_start_test_metrics=teacher_result["test_metrics"],
+            teacher_test_metrics=self._evaluate(teacher, splits.test),
+            code_learning=codes["summary"],
+            compression=compression.student_compression(
+                data.n_items,
+                config.model.dim,
+                table.n_codebooks,
+                table.n_codewords,
+                table.state_bytes(),
+                teacher.item_table.weight().numel() * teacher.item_table.weight().element_size(),
+            ),
+            code_usage=code_usage_summary(table.codes[PADDING_ID + 1 :], table.n_codewords),
+        )
+        if on_test:  # the authors' protocol: each metric's best epoch, chosen on test
+            result["test_metrics_best_per_metric"] = {
+                name: max(h["test"][name] for h in state["history"])
+                for name in result["test_metrics"]
+            }
+        return result
+
+    def _load_teacher(self, teacher_run: ExperimentConfig, n_items: int) -> Teacher:
+        path = run_dir(teacher_run.run_id, self.cache_dir) / "best.pt"
+        try:
+            best = load_checkpoint(path, teacher_run.config_hash())
+        except CheckpointError as error:
+            raise CheckpointError(
+                f"the student needs the checkpoint of its teacher {teacher_run.run_id}: {error}; "
+                f"retrain it with `eodrec train teacher --dataset {teacher_run.data.dataset} "
+                f"--profile {teacher_run.profile} --rerun`"
+            ) from None
+        teacher = Teacher(teacher_run.model, n_items)
+        teacher.load_state_dict(best["model"])
+        return teacher.to(self.device)
+
+    def _learn_codes(self, teacher: Teacher, splits: Splits, resume: bool) -> dict:
+        """The code-learning stage's selected codes and codebooks, trained once per its hash."""
+        config, student_config, train = self.config, self.config.student, self.config.train
+        key = code_learning_key(config)
+        directory = run_dir(f"codes-{config.data.dataset}-{config.profile}-{key}", self.cache_dir)
+        done = directory / "codes.pt"
+        if done.exists():
+            return load_checkpoint(done, key)
+        torch.manual_seed(train.seed)
+        model = build_student(
+            teacher.n_items,
+            config.model,
+            student_config,
+            teacher.item_table,
+            eta=student_config.pretrain_eta,
+        ).to(self.device)
+        learner = CodeLearner(
+            config.model.dim,
+            student_config.n_codebooks,
+            student_config.n_codewords,
+            student_config.gumbel_tau,
+            config.model.init_range,
+            student_config.dtype,
+        ).to(self.device)
+        teacher.requires_grad_(False)  # X is fixed while codes are learned
+        stage = CodeLearningStage(
+            model,
+            learner,
+            teacher.item_table.weight(),
+            student_config,
+            train.lr,
+            train.weight_decay,
+        )
+        epochs = (
+            1
+            if student_config.code_snapshot == "first-epoch-sample"
+            else (student_config.code_epochs)
+        )
+        state = self._fit(stage, splits, directory, epochs, resume, False, config_hash=key)
+        teacher.requires_grad_(True)
+        table = model.item_table
+        codes = {
+            "config_hash": key,
+            "codes": table.codes.cpu(),
+            "codebooks": table.codebooks.state_dict(),
+            "summary": {
+                "selected_epoch": state["best_epoch"],
+                "epochs_run": len(state["history"]),
+                "history": state["history"],
+                "wall_time_s": state["wall_time"],
+            },
+        }
+        save_checkpoint(done, codes)
+        return codes
+
+    # --- the loop shared by every stage ----------------------------------------------------
+
+    def _fit(
+        self,
+        stage: Stage,
+        splits: Splits,
+        directory: Path,
+        epochs: int,
+        resume: bool,
+        rerun: bool,
+        test_each_epoch: bool = False,
+        config_hash: str | None = None,
+    ) -> dict:
+        """Epochs of ``stage`` with validation selection and early stopping; the modules end in
+        their selected (best-validation) state. Checkpointed every ``checkpoint_every`` steps
+        and at each epoch's end, so an interrupted stage resumes where it stopped."""
+        train = self.config.train
+        config_hash = config_hash or self.config.config_hash()
+        last, best_path = directory / "last.pt", directory / "best.pt"
+        _refuse_to_overwrite(directory, self.config.run_id, resume, rerun)
         loader = train_loader(splits, train)
         state = {
             "history": [],
@@ -134,123 +317,102 @@ class Trainer:
             "best_epoch": -1,
             "bad_epochs": 0,
             "wall_time": 0.0,
-            "epoch_loss": 0.0,
+            "epoch_terms": {},
             "epoch_steps": 0,
             "step": 0,
             "git_commits": [],
         }
-        if resume and not rerun and self.last_path.exists():
-            state = self._restore(model, optimizer, loader)
+        checkpoint = _Checkpointer(stage, loader, last, config_hash)
+        if resume and not rerun and last.exists():
+            state = checkpoint.restore()
+            self._say(f"resuming {stage.name} at epoch {loader.epoch}, batch {loader.position}")
         elif rerun:
-            self.last_path.unlink(missing_ok=True)
-            self.best_path.unlink(missing_ok=True)
+            last.unlink(missing_ok=True)
+            best_path.unlink(missing_ok=True)
         # The code that trains is the code at (re)start, not whatever is checked out at the end.
         state["git_commits"].append(git_commit())
 
         started = time.perf_counter() - state["wall_time"]
-        while loader.epoch < train.epochs and state["bad_epochs"] < train.patience:
+        while loader.epoch < epochs and state["bad_epochs"] < train.patience:
             epoch = loader.epoch
-            self._train_epoch(model, optimizer, loader, state, started)
-            valid = evaluate(
-                model,
-                splits.valid.sequences,
-                splits.valid.targets,
-                train.eval_batch_size,
-                self.device,
-            )
-            state["history"].append(
-                {
-                    "epoch": epoch,
-                    "train_loss": state["epoch_loss"] / max(1, state["epoch_steps"]),
-                    "valid": valid,
-                    "wall_time": time.perf_counter() - started,
-                }
-            )
-            state["epoch_loss"], state["epoch_steps"] = 0.0, 0
-            if valid[train.select_metric] > state["best_score"]:
-                state.update(best_score=valid[train.select_metric], best_epoch=epoch, bad_epochs=0)
+            self._train_epoch(stage, loader, state, started, checkpoint)
+            stage.before_evaluation()
+            entry = {
+                "epoch": epoch,
+                **{
+                    f"train_{name}": total / max(1, state["epoch_steps"])
+                    for name, total in state["epoch_terms"].items()
+                },
+                "valid": self._evaluate(stage.model, splits.valid),
+            }
+            if test_each_epoch:
+                entry["test"] = self._evaluate(stage.model, splits.test)
+            entry["wall_time"] = time.perf_counter() - started
+            state["history"].append(entry)
+            state["epoch_terms"], state["epoch_steps"] = {}, 0
+            score = entry["valid"][train.select_metric]
+            if score > state["best_score"]:
+                state.update(best_score=score, best_epoch=epoch, bad_epochs=0)
                 save_checkpoint(
-                    self.best_path,
+                    best_path,
                     {
-                        "config_hash": self.config.config_hash(),
+                        "config_hash": config_hash,
                         "epoch": epoch,
-                        "model": model.state_dict(),
+                        **{name: m.state_dict() for name, m in stage.modules().items()},
                     },
                 )
             else:
                 state["bad_epochs"] += 1
             state["wall_time"] = time.perf_counter() - started
-            self._checkpoint(model, optimizer, loader, state)
+            checkpoint.save(state)
             self._say(
-                f"epoch {epoch}: loss {state['history'][-1]['train_loss']:.4f} "
-                f"valid {train.select_metric} {valid[train.select_metric]:.4f}"
+                f"{stage.name} epoch {epoch}: loss {entry['train_loss']:.4f} "
+                f"valid {train.select_metric} {score:.4f}"
             )
-
-        best = load_checkpoint(self.best_path, self.config.config_hash())
-        model.load_state_dict(best["model"])
-        test = evaluate(
-            model, splits.test.sequences, splits.test.targets, train.eval_batch_size, self.device
-        )
-        result = self._result(data, splits, state, test, time.perf_counter() - started)
-        self.store.save(result, replace=rerun or stored is not None)
-        return result
+        best = load_checkpoint(best_path, config_hash)
+        for name, module in stage.modules().items():
+            module.load_state_dict(best[name])
+        return state
 
     def _train_epoch(
-        self, model, optimizer, loader: BatchLoader, state: dict, started: float
+        self, stage: Stage, loader: BatchLoader, state: dict, started: float, checkpoint
     ) -> None:
-        model.train()
+        stage.start_epoch(loader.epoch)
         bar = tqdm(
             total=len(loader),
             initial=loader.position,
             disable=not self.progress,
-            desc=f"epoch {loader.epoch}",
+            desc=f"{stage.name} epoch {loader.epoch}",
             unit="batch",
             leave=False,
         )
         cap = self.config.train.max_steps_per_epoch
         for batch in loader:
-            optimizer.zero_grad(set_to_none=True)
-            loss = model.loss(batch.to(self.device))
-            loss.backward()
-            optimizer.step()
-            state["epoch_loss"] += loss.item()
+            terms = stage.step(batch.to(self.device))
+            for name, value in terms.items():
+                state["epoch_terms"][name] = state["epoch_terms"].get(name, 0.0) + value
             state["epoch_steps"] += 1
             state["step"] += 1
             bar.update()
             if state["step"] % self.config.train.checkpoint_every == 0:
                 state["wall_time"] = time.perf_counter() - started
-                self._checkpoint(model, optimizer, loader, state)
+                checkpoint.save(state)
             if cap and state["epoch_steps"] >= cap:
                 if loader.position:  # stopped before the epoch's own last batch
                     loader.epoch, loader.position = loader.epoch + 1, 0
                 break
         bar.close()
 
-    def _checkpoint(self, model, optimizer, loader: BatchLoader, state: dict) -> None:
-        save_checkpoint(
-            self.last_path,
-            {
-                "config_hash": self.config.config_hash(),
-                "model": model.state_dict(),
-                "optimizer": optimizer.state_dict(),
-                "torch_rng": torch.get_rng_state(),
-                "loader": loader.state_dict(),
-                "state": state,
-            },
+    def _evaluate(self, model: SessionRecommender, examples: Examples) -> dict[str, float]:
+        return evaluate(
+            model,
+            examples.sequences,
+            examples.targets,
+            self.config.train.eval_batch_size,
+            self.device,
         )
 
-    def _restore(self, model, optimizer, loader: BatchLoader) -> dict:
-        saved = load_checkpoint(self.last_path, self.config.config_hash())
-        model.load_state_dict(saved["model"])
-        optimizer.load_state_dict(saved["optimizer"])
-        torch.set_rng_state(saved["torch_rng"])
-        loader.load_state_dict(saved["loader"])
-        self._say(f"resuming {self.config.run_id} at epoch {loader.epoch}, batch {loader.position}")
-        return saved["state"]
-
-    def _result(
-        self, data: SessionData, splits: Splits, state: dict, test: dict, wall_time: float
-    ) -> dict:
+    def _result(self, data: SessionData, splits: Splits, state: dict, test: dict) -> dict:
         selected = next(h for h in state["history"] if h["epoch"] == state["best_epoch"])
         return {
             "id": self.config.run_id,
@@ -270,7 +432,7 @@ class Trainer:
                 "valid": len(splits.valid),
                 "test": len(splits.test),
             },
-            "wall_time_s": wall_time,
+            "wall_time_s": state["wall_time"],
             "provenance": provenance(
                 self.config.profile,
                 data.checksums,
@@ -282,3 +444,88 @@ class Trainer:
 
     def _say(self, message: str) -> None:
         print(f"[{self.config.run_id}] {message}", file=sys.stderr, flush=True)
+
+
+class _Checkpointer:
+    """Writes and restores a stage's resumable state: modules, optimizers, RNG, loader."""
+
+    def __init__(self, stage: Stage, loader: BatchLoader, path: Path, config_hash: str) -> None:
+        self.stage, self.loader, self.path, self.config_hash = stage, loader, path, config_hash
+
+    def save(self, state: dict) -> None:
+        save_checkpoint(
+            self.path,
+            {
+                "config_hash": self.config_hash,
+                "modules": {name: m.state_dict() for name, m in self.stage.modules().items()},
+                "optimizers": {name: o.state_dict() for name, o in self.stage.optimizers().items()},
+                "torch_rng": torch.get_rng_state(),
+                "loader": self.loader.state_dict(),
+                "state": state,
+            },
+        )
+
+    def restore(self) -> dict:
+        saved = load_checkpoint(self.path, self.config_hash)
+        for name, module in self.stage.modules().items():
+            module.load_state_dict(saved["modules"][name])
+        for name, optimizer in self.stage.optimizers().items():
+            optimizer.load_state_dict(saved["optimizers"][name])
+        torch.set_rng_state(saved["torch_rng"])
+        self.loader.load_state_dict(saved["loader"])
+        return saved["state"]
+
+
+def _refuse_to_overwrite(directory: Path, run_id: str, resume: bool, rerun: bool) -> None:
+    last = directory / "last.pt"
+    if last.exists() and not (resume or rerun):
+        raise CheckpointError(
+            f"an interrupted run of {run_id} is checkpointed at {last}; pass --resume to "
+            "continue it or --rerun to start over"
+        )
+
+
+def code_learning_key(config: ExperimentConfig) -> str:
+    """Hash of what the code-learning stage depends on: data, backbone, budget, teacher and the
+    code settings, but none of the distillation settings, so every ablation shares its codes."""
+    student = asdict(config.student)
+    for name in DISTILLATION_ONLY:
+        del student[name]
+    payload = {
+        "teacher": teacher_config(config).run_id,
+        "data": asdict(config.data),
+        "model": asdict(config.model),
+        "train": asdict(config.train),
+        "student": student,
+    }
+    canonical = json.dumps(payload, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()[:12]
+
+
+# StudentConfig fields the code-learning stage never reads.
+DISTILLATION_ONLY = (
+    "eta",
+    "beta",
+    "gamma",
+    "contrast_tau",
+    "kd_temperature",
+    "hot_fraction",
+    "variant",
+    "freeze_teacher",
+    "untrained_heads",
+    "dropout_first_epoch_only",
+    "selection",
+)
+
+
+def code_usage_summary(codes: torch.Tensor, n_codewords: int) -> dict:
+    """Fig. 6's statistics of a code matrix (|V|, M): counts per codeword and their spread."""
+    counts = code_usage(codes, n_codewords)  # (M, K)
+    return {
+        "counts": counts.tolist(),
+        "entropy_bits": usage_entropy(counts).tolist(),
+        "max_entropy_bits": math.log2(n_codewords),
+        "dead_codewords": dead_codewords(counts).tolist(),
+        "colliding_items": collisions(codes),
+        "items": int(codes.shape[0]),
+    }

@@ -219,8 +219,27 @@ class Codebooks(nn.Module):
         M, K = self.n_codebooks, self.n_codewords
         offsets = torch.arange(M, device=codes.device) * K  # (M,)
         rows = (codes.long() + offsets).reshape(-1, M)  # (n, M) rows of A
-        vectors = F.embedding_bag(rows, self.codewords, mode="sum")  # (n, N)
+        vectors = _SumOfRows.apply(self.codewords, rows)  # (n, N)
         return vectors.reshape(*codes.shape[:-1], self.dim)  # (..., N)
+
+
+class _SumOfRows(torch.autograd.Function):
+    """``A[rows].sum(1)`` for rows (n, M): an embedding bag whose backward is M ``index_add_``
+    calls, 3x faster on CPU than the bag's generic dense backward for a whole item table."""
+
+    @staticmethod
+    def forward(ctx, weight: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:
+        ctx.save_for_backward(rows)
+        ctx.weight_shape = weight.shape
+        return F.embedding_bag(rows, weight, mode="sum")  # (n, N)
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor):
+        (rows,) = ctx.saved_tensors
+        grad_weight = grad.new_zeros(ctx.weight_shape)
+        for m in range(rows.shape[1]):
+            grad_weight.index_add_(0, rows[:, m], grad)
+        return grad_weight, None
 
 
 @dataclass(frozen=True, eq=False)
@@ -256,8 +275,7 @@ class Mixup:
         return self.eta if self.eta_convention == "paper" else 1.0 - self.eta
 
     def mix(self, composite: torch.Tensor, teacher: torch.Tensor) -> torch.Tensor:
-        w = self.teacher_weight
-        return w * teacher + (1.0 - w) * composite
+        return torch.lerp(composite, teacher, self.teacher_weight)  # w X + (1 - w) e
 
 
 class CompositionalItemTable(ItemTable):
@@ -338,10 +356,14 @@ class CompositionalItemTable(ItemTable):
 
     def weight(self) -> torch.Tensor:
         """The full table (n_items + 1, N) that scoring multiplies with (Eq. 18 or Eq. 12)."""
+        return self.composite_and_weight()[1]
+
+    def composite_and_weight(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """(e, scoring table): the composite and, mixed or not, :meth:`weight`, composed once."""
         composite = self.composite_weight()
         if self._mixing():
-            return self.mixup.mix(composite, self.mixup.teacher.weight())
-        return composite
+            return composite, self.mixup.mix(composite, self.mixup.teacher.weight())
+        return composite, composite
 
     def state_bytes(self) -> int:
         """Real bytes of the deployed state: the code matrix plus the codebooks.

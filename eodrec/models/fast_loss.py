@@ -96,33 +96,40 @@ class FullSoftmaxCrossEntropy(torch.autograd.Function):
 
 
 class TableGather(torch.autograd.Function):
-    """``(weight[ids], weight)`` as one node: the lookup and an alias of the table for scoring.
+    """``(weight[ids_1], ..., weight[ids_k], weight)`` as one node: lookups and an alias of the
+    table for scoring.
 
-    Backward receives both gradients at once and adds the lookup's into the scoring one in place
+    Backward receives every gradient at once and adds the lookups' into the scoring one in place
     (``index_add_`` touches only the looked-up rows), instead of autograd materialising a dense
-    embedding gradient and summing the two. Row ``PADDING_ID`` gets no gradient, as with
+    embedding gradient per lookup and summing them. Row ``PADDING_ID`` gets no gradient, as with
     ``nn.Embedding(padding_idx=0)``.
     """
 
     @staticmethod
-    def forward(ctx, weight: torch.Tensor, ids: torch.Tensor):
-        ctx.save_for_backward(ids)
+    def forward(ctx, weight: torch.Tensor, *ids: torch.Tensor):
+        ctx.save_for_backward(*ids)
         ctx.table_shape = weight.shape
-        return weight[ids], weight.view_as(weight)
+        return (*(weight[i] for i in ids), weight.view_as(weight))
 
     @staticmethod
     @once_differentiable
-    def backward(ctx, grad_vectors: torch.Tensor | None, grad_table: torch.Tensor | None):
-        (ids,) = ctx.saved_tensors
-        if grad_vectors is None:
-            return grad_table, None
+    def backward(ctx, *grads: torch.Tensor | None):
+        ids = ctx.saved_tensors
+        *grad_vectors, grad_table = grads
         if grad_table is None:
-            grad_table = grad_vectors.new_zeros(ctx.table_shape)
+            grad_table = (
+                grads[0].new_zeros(ctx.table_shape)
+                if any(g is not None for g in grad_vectors)
+                else None
+            )
         elif not grad_table.is_contiguous():
             grad_table = grad_table.contiguous()
-        grad_table.index_add_(0, ids.reshape(-1), grad_vectors.reshape(-1, grad_vectors.shape[-1]))
-        grad_table[PADDING_ID].zero_()
-        return grad_table, None
+        for index, grad in zip(ids, grad_vectors, strict=True):
+            if grad is not None:
+                grad_table.index_add_(0, index.reshape(-1), grad.reshape(-1, grad.shape[-1]))
+        if grad_table is not None:
+            grad_table[PADDING_ID].zero_()
+        return (grad_table, *(None for _ in ids))
 
 
 def full_softmax_cross_entropy(
@@ -130,3 +137,73 @@ def full_softmax_cross_entropy(
 ) -> torch.Tensor:
     """Mean CE of ``theta @ weight.T``, column 0 masked; see FullSoftmaxCrossEntropy."""
     return FullSoftmaxCrossEntropy.apply(theta, weight, targets)
+
+
+def _column_log_softmax_(logits: torch.Tensor) -> torch.Tensor:
+    """In place: log softmax of each column of ``logits`` (|V|, B); returns exp(logits - max)
+    divided by its column sums, i.e. the softmax, as a second buffer."""
+    logits.sub_(logits.amax(dim=0))
+    softmax = logits.exp()
+    sums = softmax.sum(dim=0)  # (B,)
+    logits.sub_(sums.log())
+    return softmax.div_(sums)
+
+
+class DistillationScores(torch.autograd.Function):
+    """The student's cross-entropy and the soft-target KL of Eq. 23-24 from one pass over the
+    two score matrices (temperature 1).
+
+    ``rec`` = mean CE of ``theta_s @ weight_s[1:].T`` against ``targets`` (ids 1..|V|), equal to
+    :func:`full_softmax_cross_entropy`; ``kl`` = sum over the batch of KL(p_t || p_s), p_t from
+    ``theta_t @ weight_t[1:].T``. The scores are computed item-major, (|V|, B) = weight @ theta^T
+    (the faster GEMM layout on CPU), each softmax in place, and the gradients are written
+    straight into (|V|+1, N) tensors whose padding row is 0: d/ds = (p_s - onehot) g_rec / B +
+    (p_s - p_t) g_kl and d/dt = p_t (log p_t - log p_s - KL_b) g_kl.
+    """
+
+    @staticmethod
+    def forward(ctx, theta_s, weight_s, theta_t, weight_t, targets):
+        items_s, items_t = weight_s[PADDING_ID + 1 :], weight_t[PADDING_ID + 1 :]
+        B = theta_s.shape[0]
+        columns = targets - (PADDING_ID + 1)
+        batch = torch.arange(B, device=theta_s.device)
+        log_p_s = items_s @ theta_s.T  # (|V|, B)
+        _column_log_softmax_(log_p_s)
+        rec = -log_p_s[columns, batch].mean()
+        log_p_t = items_t @ theta_t.T  # (|V|, B)
+        p_t = _column_log_softmax_(log_p_t)
+        kl_per_session = (p_t * (log_p_t - log_p_s)).sum(dim=0)  # (B,)
+        ctx.save_for_backward(theta_s, weight_s, theta_t, weight_t, columns, kl_per_session)
+        ctx.buffers = (log_p_s, log_p_t, p_t)
+        return rec, kl_per_session.sum()
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx, grad_rec, grad_kl):
+        theta_s, weight_s, theta_t, weight_t, columns, kl_per_session = ctx.saved_tensors
+        log_p_s, log_p_t, p_t = ctx.buffers
+        ctx.buffers = None
+        B = theta_s.shape[0]
+        g_rec, g_kl = float(grad_rec) / B, float(grad_kl)
+        # Teacher side first: it needs log p_s before that buffer becomes p_s.
+        grad_t = log_p_t.sub_(log_p_s).sub_(kl_per_session).mul_(p_t).mul_(g_kl)  # (|V|, B)
+        grad_s = log_p_s.exp_().mul_(g_rec + g_kl).sub_(p_t, alpha=g_kl)  # (|V|, B)
+        grad_s[columns, torch.arange(B, device=columns.device)] -= g_rec
+        grads = []
+        for grad, theta, weight in ((grad_s, theta_s, weight_s), (grad_t, theta_t, weight_t)):
+            grad_weight = torch.empty_like(weight)
+            grad_weight[PADDING_ID].zero_()
+            torch.mm(grad, theta, out=grad_weight[PADDING_ID + 1 :])
+            grads += [grad.T @ weight[PADDING_ID + 1 :], grad_weight]
+        return (*grads, None)
+
+
+def distillation_scores(
+    theta_s: torch.Tensor,
+    weight_s: torch.Tensor,
+    theta_t: torch.Tensor,
+    weight_t: torch.Tensor,
+    targets: torch.Tensor,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """(mean CE of the student, summed KL(p_t || p_s)); see :class:`DistillationScores`."""
+    return DistillationScores.apply(theta_s, weight_s, theta_t, weight_t, targets)

@@ -220,7 +220,7 @@ class Teacher(SessionRecommender):
 
     def encode(self, batch: Batch) -> torch.Tensor:
         """Session vectors theta_s (B, N): the readout of Eq. 3 over the hidden states."""
-        return self._encode(batch, self.item_table.lookup)
+        return self.encode_with(batch, self.item_table.lookup)
 
     def loss(self, batch: Batch) -> torch.Tensor:
         """The base class's loss; with a full table the lookup and the scoring share one table
@@ -234,7 +234,7 @@ class Teacher(SessionRecommender):
             tables.append(table)
             return vectors
 
-        session_vectors = self._encode(batch, lookup)
+        session_vectors = self.encode_with(batch, lookup)
         return full_softmax_cross_entropy(session_vectors, tables[0], batch.targets)
 
     def _check_length(self, batch: Batch) -> None:
@@ -246,8 +246,14 @@ class Teacher(SessionRecommender):
                 f"truncate the sequences"
             )
 
-    def _encode(self, batch: Batch, lookup) -> torch.Tensor:
-        """Session vectors, item vectors from ``lookup(ids)``.
+    def encoder_ids(self, batch: Batch) -> torch.Tensor:
+        """The ids :meth:`encode_with` passes to its ``lookup``: the real tokens in row-major
+        order (``paper`` readout) or the whole padded grid (``code``)."""
+        return batch.items[batch.mask] if self.readout.variant == "paper" else batch.items
+
+    def encode_with(self, batch: Batch, lookup) -> torch.Tensor:
+        """Session vectors, item vectors from ``lookup(ids)`` with ``ids = encoder_ids(batch)``
+        (so a caller may gather them ahead, together with other lookups of the same table).
 
         The ``paper`` readout reads real positions only, so it runs the transformer on the
         packed real tokens (about a fifth of the padded grid on Tmall); the ``code`` readout

@@ -1,0 +1,194 @@
+"""The on-device student's settings and construction (paper Sec. 4-5).
+
+The student is the teacher's backbone (a :class:`~eodrec.models.teacher.Teacher` with the same
+:class:`~eodrec.models.teacher.TeacherConfig`) over a :class:`CompositionalItemTable` instead of
+a full table. :class:`StudentConfig` holds everything that is specific to compression and
+distillation: the codes (M, K, Gumbel temperature), the mixup, the loss weights of Eq. 29, the
+Fig. 3 ablation it belongs to, and one switch for each place where the authors' released code
+behaves differently from the paper (METHOD-NOTES 7). Every default is the paper's.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, replace
+from typing import Literal
+
+import torch
+
+from eodrec.models.codes import (
+    ETA_CONVENTIONS,
+    CompositionalItemTable,
+    EtaConvention,
+    Mixup,
+    check_code_dtype,
+)
+from eodrec.models.item_tables import ItemTable
+from eodrec.models.teacher import Teacher, TeacherConfig
+
+Variant = Literal["full", "base", "w/o-m", "w/o-c", "w/o-b", "w/o-s"]
+CodeSnapshot = Literal["best-sample", "best-argmax", "first-epoch-sample"]
+Selection = Literal["valid", "test-best-per-metric"]
+CODE_DTYPES = {"uint8": torch.uint8, "int16": torch.int16}
+
+# Fig. 3: what each ablation turns off (paper Sec. 6.4). ``base`` has no distillation at all,
+# so the teacher takes no part and is not trained; ``w/o-b`` keeps every term but freezes the
+# teacher (one direction only); the others drop one term of Eq. 29 or the mixup of Eq. 18.
+ABLATIONS: dict[str, dict[str, object]] = {
+    "full": {},
+    "base": {"beta": 0.0, "gamma": 0.0, "freeze_teacher": True},
+    "w/o-m": {"eta": 0.0},
+    "w/o-c": {"beta": 0.0},
+    "w/o-b": {"freeze_teacher": True},
+    "w/o-s": {"gamma": 0.0},
+}
+VARIANT_LABELS = {
+    "full": "Student",
+    "base": "Stu-base",
+    "w/o-m": "Stu-w/o-m",
+    "w/o-c": "Stu-w/o-c",
+    "w/o-b": "Stu-w/o-b",
+    "w/o-s": "Stu-w/o-s",
+}
+
+# The switches that reproduce the authors' released code (METHOD-NOTES 7), with the value that
+# does so. ``eta_convention`` alone reads the same eta the other way round: the code's 0.2 is
+# the paper's 0.8, so passing the paper's eta in the code's convention flips the mixup.
+CODE_MODE: dict[str, object] = {
+    "freeze_teacher": True,  # 7.4: the teacher's optimizer is never stepped
+    "mixed_table_at_test": True,  # 7.2: test scores use the mixed table
+    "eta_convention": "code",  # 7.1: eta weights the composite
+    "mse_scale": "code",  # 7.3: MSE divided again by |V| N
+    "untrained_heads": True,  # 7.5: readouts and projections stay at their init
+    "dropout_first_epoch_only": True,  # 7.7: model.train() is never called again
+    "code_snapshot": "first-epoch-sample",  # 7.15: one noisy sample after one epoch
+    "selection": "test-best-per-metric",  # 7.20: each metric's best epoch on test
+}
+
+
+@dataclass(frozen=True)
+class StudentConfig:
+    """Compression and distillation settings. Defaults: the paper's Tmall values.
+
+    Paper symbols: M = ``n_codebooks``, K = ``n_codewords``, epsilon = ``gumbel_tau``,
+    eta = ``eta``, beta = ``beta`` (InfoNCE weight), gamma = ``gamma`` (soft-target weight),
+    tau = ``contrast_tau``.
+    """
+
+    n_codebooks: int = 4  # M: 4 on Tmall, 3 on RetailRocket (Sec. 6.1.3)
+    n_codewords: int = 32  # K: 32 on Tmall, 256 on RetailRocket
+    code_dtype: str = "uint8"  # what a device stores per code; K > 256 needs "int16"
+    gumbel_tau: float = 0.3  # Eq. 16 (Sec. 6.1.3)
+    eta: float = 0.8  # Eq. 18 mixup weight: 0.8 Tmall, 0.7 RetailRocket (Sec. 6.6)
+    eta_convention: EtaConvention = "paper"  # "paper": eta weights the teacher's X
+    pretrain_eta: float = 0.8  # mixup of the code-learning stage (Eq. 26); ablations keep it
+    beta: float = 0.01  # InfoNCE weight: 0.01 Tmall, 0.5 RetailRocket (Sec. 6.6)
+    gamma: float = 0.3  # soft-target weight, both datasets (Sec. 6.6)
+    contrast_tau: float = 0.2  # InfoNCE temperature (Sec. 6.1.3)
+    kd_temperature: float = 1.0  # soft-target temperature (the authors' code)
+    hot_fraction: float = 0.2  # hot items: the top 20% by popularity (METHOD-NOTES 1.3)
+    code_epochs: int = 10  # upper bound of the code-learning stage (Eq. 26), early-stopped
+    code_lr: float = 1e-4  # Adam lr of the code learner and codebooks (METHOD-NOTES 7.18)
+    variant: Variant = "full"  # Fig. 3 ablation; see ABLATIONS
+    # Code-mode switches (CODE_MODE): paper behaviour unless set.
+    freeze_teacher: bool = False
+    mixed_table_at_test: bool = False
+    mse_scale: Literal["paper", "code"] = "paper"
+    untrained_heads: bool = False
+    dropout_first_epoch_only: bool = False
+    # Which codes are kept: the Gumbel-softmax sample of the best validation epoch ("recorded
+    # by the Gumbel-Softmax operation when the model reaches its best performance", Sec. 6.7),
+    # the noise-free argmax of alpha there, or the authors' sample after one epoch (7.15).
+    code_snapshot: CodeSnapshot = "best-sample"
+    selection: Selection = "valid"
+
+    def __post_init__(self) -> None:
+        for name in ("n_codebooks", "n_codewords", "code_epochs"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be a positive integer, got {getattr(self, name)}")
+        if self.n_codewords < 2:
+            raise ValueError(f"n_codewords must be at least 2, got {self.n_codewords}")
+        if self.code_dtype not in CODE_DTYPES:
+            raise ValueError(f"code_dtype must be one of {tuple(CODE_DTYPES)}")
+        check_code_dtype(self.n_codewords, CODE_DTYPES[self.code_dtype])
+        for name in ("eta", "pretrain_eta", "hot_fraction"):
+            value = getattr(self, name)
+            if not 0.0 <= value <= 1.0:
+                raise ValueError(f"{name} must be in [0, 1], got {value}")
+        for name in ("beta", "gamma"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
+        for name in ("gumbel_tau", "contrast_tau", "kd_temperature", "code_lr"):
+            if not getattr(self, name) > 0:
+                raise ValueError(f"{name} must be positive, got {getattr(self, name)}")
+        if self.eta_convention not in ETA_CONVENTIONS:
+            raise ValueError(f"eta_convention must be one of {ETA_CONVENTIONS}")
+        if self.variant not in ABLATIONS:
+            raise ValueError(f"variant must be one of {tuple(ABLATIONS)}, got {self.variant!r}")
+        for name, value in ABLATIONS[self.variant].items():
+            if getattr(self, name) != value:
+                raise ValueError(
+                    f"variant={self.variant!r} needs {name}={value}, got {getattr(self, name)}"
+                )
+
+    @property
+    def dtype(self) -> torch.dtype:
+        return CODE_DTYPES[self.code_dtype]
+
+    @property
+    def distills(self) -> bool:
+        """Whether the joint stage runs the teacher's forward pass (Stu-base does not)."""
+        return self.beta > 0 or self.gamma > 0
+
+    @property
+    def code_bits(self) -> float:
+        """M log2 K, the bits a code spends per item (Sec. 4.2.1)."""
+        return self.n_codebooks * math.log2(self.n_codewords)
+
+
+def with_variant(config: StudentConfig, variant: str) -> StudentConfig:
+    """``config`` turned into a Fig. 3 ablation: the variant's settings, then the label."""
+    if variant not in ABLATIONS:
+        raise ValueError(f"variant must be one of {tuple(ABLATIONS)}, got {variant!r}")
+    return replace(config, **ABLATIONS[variant], variant=variant)
+
+
+def student_table(
+    n_items: int,
+    model: TeacherConfig,
+    student: StudentConfig,
+    teacher_table: ItemTable | None = None,
+    eta: float | None = None,
+) -> CompositionalItemTable:
+    """The compositional item table, mixed with ``teacher_table`` when one is given (Eq. 18).
+
+    ``eta`` overrides ``student.eta`` (the code-learning stage has its own).
+    """
+    mixup = None
+    if teacher_table is not None:
+        mixup = Mixup(
+            teacher_table,
+            student.eta if eta is None else eta,
+            student.eta_convention,
+            student.mixed_table_at_test,
+        )
+    return CompositionalItemTable(
+        n_items,
+        model.dim,
+        student.n_codebooks,
+        student.n_codewords,
+        code_dtype=student.dtype,
+        init_range=model.init_range,
+        mixup=mixup,
+    )
+
+
+def build_student(
+    n_items: int,
+    model: TeacherConfig,
+    student: StudentConfig,
+    teacher_table: ItemTable | None = None,
+    eta: float | None = None,
+) -> Teacher:
+    """The student M_S: the teacher's backbone over a compositional table (Sec. 4)."""
+    return Teacher(model, n_items, student_table(n_items, model, student, teacher_table, eta))

@@ -1,0 +1,295 @@
+"""What one optimisation stage trains and how one step goes; the loop lives in :mod:`eodrec.train`.
+
+Three stages make up the paper's schedule (Alg. 1, METHOD-NOTES 0.2):
+
+* :class:`TeacherStage`: the teacher alone, softmax cross-entropy (Eq. 27-28);
+* :class:`CodeLearningStage`: the code learner and codebooks against the frozen teacher's table,
+  with a throw-away student backbone (Eq. 26: L_pre = L_rec + L_mse);
+* :class:`JointStage`: the student on fixed codes and the teacher, together, under the total
+  loss of Eq. 29 (bidirectional self-supervised distillation).
+
+A stage names its modules and optimizers (checkpointed and restored by the loop), says which
+model validation scores, and performs one step on a batch.
+"""
+
+from __future__ import annotations
+
+import abc
+
+import torch
+from torch import nn
+
+from eodrec.data.batch import Batch
+from eodrec.distill import (
+    DistillationLosses,
+    HotColdRecombination,
+    embedding_mse,
+    info_nce,
+    soft_target_kl,
+    split_hot_cold,
+)
+from eodrec.metrics import PADDING_ID
+from eodrec.models import CodeLearner, SessionRecommender, Teacher
+from eodrec.models.codes import CompositionalItemTable, codes_from_one_hot
+from eodrec.models.fast_loss import (
+    TableGather,
+    distillation_scores,
+    full_softmax_cross_entropy,
+)
+from eodrec.models.student import StudentConfig
+
+
+def adam(parameters, lr: float, weight_decay: float) -> torch.optim.Adam:
+    """Adam as every stage uses it. Fused: one kernel over all parameters, 16 ms instead of
+    76-136 ms for the Tmall table update on a 2-core CPU (benchmarks/README.md)."""
+    parameters = [p for p in parameters if p.requires_grad]
+    return torch.optim.Adam(parameters, lr=lr, weight_decay=weight_decay, fused=True)
+
+
+class Stage(abc.ABC):
+    """One optimisation stage of a run."""
+
+    name: str
+    model: SessionRecommender  # what validation scores after every epoch
+
+    @abc.abstractmethod
+    def modules(self) -> dict[str, nn.Module]:
+        """Everything a checkpoint must hold, by name; ``"model"`` is the evaluated model."""
+
+    @abc.abstractmethod
+    def optimizers(self) -> dict[str, torch.optim.Optimizer]:
+        """Every optimizer, by name (their state is checkpointed too)."""
+
+    @abc.abstractmethod
+    def step(self, batch: Batch) -> dict[str, float]:
+        """One optimisation step; returns the loss (``"loss"``) and its terms."""
+
+    def start_epoch(self, epoch: int) -> None:
+        """Put the trained modules in training mode (dropout on)."""
+        self.model.train()
+
+    def before_evaluation(self) -> None:  # noqa: B027 - optional hook, a no-op by default
+        """Called before each validation pass."""
+
+
+def _step(optimizers, loss: torch.Tensor) -> None:
+    for optimizer in optimizers:
+        optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    for optimizer in optimizers:
+        optimizer.step()
+
+
+class TeacherStage(Stage):
+    """The teacher M_T trained by softmax cross-entropy over all items (Eq. 27-28)."""
+
+    name = "teacher"
+
+    def __init__(self, model: Teacher, lr: float, weight_decay: float) -> None:
+        self.model = model
+        self.optimizer = adam(model.parameters(), lr, weight_decay)
+
+    def modules(self) -> dict[str, nn.Module]:
+        return {"model": self.model}
+
+    def optimizers(self) -> dict[str, torch.optim.Optimizer]:
+        return {"optimizer": self.optimizer}
+
+    def step(self, batch: Batch) -> dict[str, float]:
+        loss = self.model.loss(batch)
+        _step([self.optimizer], loss)
+        return {"loss": loss.item()}
+
+
+def learned_codes(
+    learner: CodeLearner, teacher_table: torch.Tensor, one_hot: torch.Tensor | None = None
+) -> torch.Tensor:
+    """The code matrix (n_items + 1, M) for the student's table, row 0 (padding) all zeros.
+
+    Noise-free argmax codes of the teacher's item rows, or the given Gumbel sample's.
+    """
+    if one_hot is None:
+        codes = learner.codes(teacher_table[PADDING_ID + 1 :])
+    else:
+        codes = codes_from_one_hot(one_hot, learner.code_dtype)
+    return torch.cat([codes.new_zeros(1, codes.shape[1]), codes])
+
+
+class CodeLearningStage(Stage):
+    """Compositional code learning (Sec. 4.2, Eq. 26: L_pre = L_rec + L_mse).
+
+    Each step draws straight-through Gumbel codes for every item from the teacher's table X
+    (Eq. 16-17). Their composite e is pulled toward X by the MSE of Eq. 14, which trains the code
+    learner and the codebooks; the same codes, as integers, fill a throw-away student's table,
+    mixed with X (Eq. 18), whose cross-entropy trains the codebooks and that backbone. The teacher
+    is frozen. Validation scores the last step's Gumbel sample (``best-sample``, the paper's
+    "recorded by the Gumbel-Softmax operation", and ``first-epoch-sample``, the authors' code)
+    or the noise-free argmax of alpha (``best-argmax``); the selected epoch's codes are kept.
+    """
+
+    name = "codes"
+
+    def __init__(
+        self,
+        model: Teacher,
+        learner: CodeLearner,
+        teacher_table: torch.Tensor,
+        config: StudentConfig,
+        lr: float,
+        weight_decay: float,
+    ) -> None:
+        if not isinstance(model.item_table, CompositionalItemTable):
+            raise TypeError("the code-learning stage trains a compositional item table")
+        self.model = model
+        self.learner = learner
+        self.table = model.item_table
+        self.teacher_table = teacher_table.detach()  # X, (n_items + 1, N)
+        self.config = config
+        codebooks = list(self.table.codebooks.parameters())
+        backbone = [p for p in model.parameters() if all(p is not c for c in codebooks)]
+        self.optimizer = adam(backbone, lr, weight_decay)
+        code_parameters = [*learner.parameters(), *codebooks]
+        self.code_optimizer = adam(code_parameters, config.code_lr, weight_decay)
+        self.last_sample: torch.Tensor | None = None
+
+    def modules(self) -> dict[str, nn.Module]:
+        return {"model": self.model, "learner": self.learner}
+
+    def optimizers(self) -> dict[str, torch.optim.Optimizer]:
+        return {"optimizer": self.optimizer, "code_optimizer": self.code_optimizer}
+
+    def start_epoch(self, epoch: int) -> None:
+        self.model.train()
+        self.learner.train()
+
+    def step(self, batch: Batch) -> dict[str, float]:
+        items = self.teacher_table[PADDING_ID + 1 :]  # (|V|, N)
+        one_hot = self.learner.sample(items)  # (|V|, M, K), straight-through
+        composite = self.table.codebooks.compose(one_hot)  # (|V|, N)
+        mse = embedding_mse(composite, items, self.config.mse_scale)
+        self.last_sample = one_hot.detach()
+        self.table.set_codes(learned_codes(self.learner, self.teacher_table, self.last_sample))
+        rec = self.model.loss(batch)
+        loss = rec + mse
+        _step([self.optimizer, self.code_optimizer], loss)
+        return {"loss": loss.item(), "rec": rec.item(), "mse": mse.item()}
+
+    def before_evaluation(self) -> None:
+        if self.config.code_snapshot == "best-argmax" or self.last_sample is None:  # noise-free
+            self.table.set_codes(learned_codes(self.learner, self.teacher_table))
+
+
+class JointStage(Stage):
+    """Bidirectional self-supervised distillation (Sec. 5, Eq. 29) on fixed codes.
+
+        L = L_rec + L_mse + beta * L_con + gamma * L_soft
+
+    L_rec is the student's cross-entropy over its mixed table e' (Eq. 18), L_mse pulls the
+    composite of the fixed codes toward X (METHOD-NOTES 7.14), L_con contrasts the hot/cold
+    recombined views (Eq. 20-22), L_soft is KL(p_tea || p_stu) (Eq. 23-24). The same loss updates
+    the teacher (its own Adam) unless ``freeze_teacher``: that is the bidirectional part
+    (Sec. 5.4); frozen, it is Stu-w/o-b and the authors' released behaviour.
+
+    The student's scores feed both L_rec and L_soft from one log-softmax, and the teacher's
+    forward pass is skipped when no term needs it (Stu-base).
+    """
+
+    name = "joint"
+
+    def __init__(
+        self,
+        student: Teacher,
+        teacher: Teacher,
+        recombination: HotColdRecombination,
+        hot_mask: torch.Tensor,
+        config: StudentConfig,
+        lr: float,
+        weight_decay: float,
+    ) -> None:
+        if not isinstance(student.item_table, CompositionalItemTable):
+            raise TypeError("the student's item table must be compositional")
+        self.model = student
+        self.teacher = teacher
+        self.recombination = recombination
+        self.hot_mask = hot_mask
+        self.config = config
+        table = student.item_table
+        codebooks = list(table.codebooks.parameters())
+        heads = [*student.readout.parameters(), *recombination.student_parameters()]
+        if config.untrained_heads:  # the authors' optimizer misses these (METHOD-NOTES 7.5)
+            for parameter in heads:
+                parameter.requires_grad_(False)
+        frozen_or_codebook = [*codebooks, *recombination.parameters()]
+        backbone = [p for p in student.parameters() if all(p is not q for q in frozen_or_codebook)]
+        self.optimizer = adam([*backbone, *recombination.student_parameters()], lr, weight_decay)
+        self.code_optimizer = adam(codebooks, config.code_lr, weight_decay)
+        self.teacher_optimizer = None
+        if config.freeze_teacher:
+            teacher.requires_grad_(False)
+            for parameter in recombination.teacher_parameters():
+                parameter.requires_grad_(False)
+        else:
+            self.teacher_optimizer = adam(
+                [*teacher.parameters(), *recombination.teacher_parameters()], lr, weight_decay
+            )
+
+    def modules(self) -> dict[str, nn.Module]:
+        return {"model": self.model, "teacher": self.teacher, "recombination": self.recombination}
+
+    def optimizers(self) -> dict[str, torch.optim.Optimizer]:
+        optimizers = {"optimizer": self.optimizer, "code_optimizer": self.code_optimizer}
+        if self.teacher_optimizer is not None:
+            optimizers["teacher_optimizer"] = self.teacher_optimizer
+        return optimizers
+
+    def start_epoch(self, epoch: int) -> None:
+        # The authors never call model.train() again after the first evaluation (7.7).
+        self.model.train(epoch == 0 or not self.config.dropout_first_epoch_only)
+        self.recombination.train()
+        self.teacher.train(not self.config.freeze_teacher)
+
+    def losses(self, batch: Batch) -> DistillationLosses:
+        """The four terms of Eq. 29 for one batch.
+
+        Every row a step reads from a table (the sequences, the hot and cold sub-sessions) is
+        gathered in one :class:`TableGather` per table, so each table gets one dense gradient
+        per step; the student's scores feed L_rec and L_soft from one log-softmax.
+        """
+        config = self.config
+        table = self.model.item_table
+        views = split_hot_cold(batch, self.hot_mask) if config.beta > 0 else None
+        ids = [self.model.encoder_ids(batch)]
+        if views is not None:
+            ids += [views.hot_items, views.cold_items]
+        composite, mixed = table.composite_and_weight()  # e and e' (n_items + 1, N)
+        *student_rows, mixed = TableGather.apply(mixed, *ids)
+        theta_student = self.model.encode_with(batch, lambda _: student_rows[0])  # (B, N)
+        real = slice(PADDING_ID + 1, None)
+        X = self.teacher.item_table.weight()
+        mse = embedding_mse(composite[real], X[real], config.mse_scale)
+        kl = con = mse.new_zeros(())
+        if not config.distills:
+            rec = full_softmax_cross_entropy(theta_student, mixed, batch.targets)
+            return DistillationLosses(rec, mse, kl, con)
+        *teacher_rows, X = TableGather.apply(X, *ids)
+        theta_teacher = self.teacher.encode_with(batch, lambda _: teacher_rows[0])  # (B, N)
+        if config.gamma > 0 and config.kd_temperature == 1.0:
+            rec, kl = distillation_scores(theta_student, mixed, theta_teacher, X, batch.targets)
+        else:
+            rec = full_softmax_cross_entropy(theta_student, mixed, batch.targets)
+            if config.gamma > 0:
+                kl = soft_target_kl(
+                    theta_student @ mixed.T, theta_teacher @ X.T, config.kd_temperature
+                )
+        if views is not None:
+            u, v = self.recombination(
+                views, student_rows[1:], teacher_rows[1:], theta_student, theta_teacher
+            )
+            con = info_nce(u, v, config.contrast_tau)
+        return DistillationLosses(rec, mse, kl, con)
+
+    def step(self, batch: Batch) -> dict[str, float]:
+        terms = self.losses(batch)
+        loss = terms.total(self.config.beta, self.config.gamma)
+        _step(self.optimizers().values(), loss)
+        return {"loss": loss.item(), **terms.as_floats()}

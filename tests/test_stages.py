@@ -1,0 +1,122 @@
+"""The student's stages: fused losses equal their plain definitions, and who gets trained."""
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from eodrec.data import pad_batch
+from eodrec.distill import HotColdRecombination, soft_target_kl
+from eodrec.metrics import mask_padding
+from eodrec.models import Teacher, TeacherConfig
+from eodrec.models.codes import Codebooks
+from eodrec.models.fast_loss import TableGather, distillation_scores
+from eodrec.models.student import StudentConfig, build_student, with_variant
+from eodrec.stages import JointStage
+
+N_ITEMS, DIM = 40, 8
+
+
+def _leaf(*shape):
+    return torch.randn(*shape, dtype=torch.float64, requires_grad=True)
+
+
+def test_distillation_scores_match_cross_entropy_and_kl_with_gradients():
+    torch.manual_seed(0)
+    theta_s, theta_t = _leaf(5, DIM), _leaf(5, DIM)
+    weight_s, weight_t = _leaf(N_ITEMS + 1, DIM), _leaf(N_ITEMS + 1, DIM)
+    targets = torch.tensor([1, 7, 40, 3, 7])
+    rec, kl = distillation_scores(theta_s, weight_s, theta_t, weight_t, targets)
+    (0.7 * rec + 0.3 * kl).backward()
+    fused = [t.grad.clone() for t in (theta_s, weight_s, theta_t, weight_t)]
+    for t in (theta_s, weight_s, theta_t, weight_t):
+        t.grad = None
+    scores_s, scores_t = theta_s @ weight_s.T, theta_t @ weight_t.T
+    ref_rec = F.cross_entropy(mask_padding(scores_s), targets)
+    ref_kl = soft_target_kl(scores_s, scores_t)
+    (0.7 * ref_rec + 0.3 * ref_kl).backward()
+    assert torch.allclose(rec, ref_rec) and torch.allclose(kl, ref_kl)
+    for got, t in zip(fused, (theta_s, weight_s, theta_t, weight_t), strict=True):
+        assert torch.allclose(got, t.grad)
+    assert fused[1][0].abs().sum() == 0 and fused[3][0].abs().sum() == 0  # padding rows
+
+
+def test_table_gather_of_several_lookups_sums_their_gradients():
+    weight = _leaf(N_ITEMS + 1, DIM)
+    a, b = torch.tensor([[1, 2, 0]]), torch.tensor([2, 2, 5])
+    rows_a, rows_b, alias = TableGather.apply(weight, a, b)
+    (rows_a.sum() + 2 * rows_b.sum() + alias[3].sum()).backward()
+    expected = torch.zeros_like(weight)
+    expected[1] += 1
+    expected[2] += 1 + 2 * 2
+    expected[5] += 2
+    expected[3] += 1
+    assert torch.equal(weight.grad, expected)  # padding row 0 gets nothing
+
+
+def test_codebook_composition_gradient_matches_embedding_bag():
+    books = Codebooks(3, 4, DIM)
+    codes = torch.randint(0, 4, (N_ITEMS, 3))
+    books.compose_codes(codes).pow(2).sum().backward()
+    fast = books.codewords.grad.clone()
+    books.codewords.grad = None
+    rows = codes + torch.arange(3) * 4
+    F.embedding_bag(rows, books.codewords, mode="sum").pow(2).sum().backward()
+    assert torch.allclose(fast, books.codewords.grad)
+
+
+def _joint(variant: str = "full", **changes):
+    torch.manual_seed(0)
+    config = TeacherConfig(dim=DIM, n_heads=1, dropout=0.0)
+    student_config = with_variant(StudentConfig(n_codebooks=2, n_codewords=8, **changes), variant)
+    teacher = Teacher(config, N_ITEMS)
+    student = build_student(N_ITEMS, config, student_config, teacher.item_table)
+    student.item_table.set_codes(torch.randint(0, 8, (N_ITEMS + 1, 2)))
+    hot = torch.zeros(N_ITEMS + 1, dtype=torch.bool)
+    hot[1:10] = True
+    stage = JointStage(
+        student, teacher, HotColdRecombination(DIM), hot, student_config, 1e-2, 0.0
+    )
+    batch = pad_batch([[1, 12, 3], [20, 21], [2, 5, 7, 9], [30]], [4, 22, 1, 31], range(4))
+    return stage, batch
+
+
+def _changed(module, before):
+    return {n for n, p in module.named_parameters() if not torch.equal(p, before[n])}
+
+
+def _snapshot(module):
+    return {n: p.detach().clone() for n, p in module.named_parameters()}
+
+
+@pytest.mark.parametrize("variant", ["full", "w/o-b", "base"])
+def test_joint_step_trains_the_teacher_only_in_bidirectional_variants(variant):
+    stage, batch = _joint(variant)
+    teacher_before = _snapshot(stage.teacher)
+    student_before = _snapshot(stage.model)
+    stage.start_epoch(0)
+    terms = stage.step(batch)
+    assert all(torch.isfinite(torch.tensor(v)) for v in terms.values())
+    assert "item_table.codebooks.codewords" in _changed(stage.model, student_before)
+    assert ("item_table.embedding.weight" in _changed(stage.teacher, teacher_before)) == (
+        variant == "full"
+    )
+    if variant == "base":
+        assert terms["kl"] == 0 and terms["con"] == 0
+
+
+def test_fused_and_plain_joint_losses_agree():
+    stage, batch = _joint()
+    fused = stage.losses(batch).as_floats()
+    stage.config = StudentConfig(n_codebooks=2, n_codewords=8, kd_temperature=1.0 + 1e-12)
+    plain = stage.losses(batch).as_floats()
+    assert fused == pytest.approx(plain, rel=1e-4, abs=1e-7)
+
+
+def test_untrained_heads_stay_at_their_init():
+    stage, batch = _joint(untrained_heads=True)
+    before = _snapshot(stage.model)
+    stage.start_epoch(0)
+    stage.step(batch)
+    changed = _changed(stage.model, before)
+    assert not any(name.startswith("readout.") for name in changed)
+    assert "positions.weight" in changed
