@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -101,8 +102,11 @@ def _signed(digits: int):
     return fmt
 
 
-def stored_results(experiment: str, page: Page) -> tuple[list[dict], list[str]]:
-    """The stored result of ``experiment`` for each dataset of the page's profile.
+def stored_results(
+    experiment: str, page: Page, overrides: Sequence[str] = ()
+) -> tuple[list[dict], list[str]]:
+    """The stored result of ``experiment`` (with ``key=value`` ``overrides``, e.g.
+    ``["variant=base"]``) for each dataset of the page's profile.
 
     Returns the results found and, for each missing one, the command that produces it. With the
     ``smoke`` profile a missing result is trained on the spot (seconds on the toy data) and kept
@@ -117,13 +121,14 @@ def stored_results(experiment: str, page: Page) -> tuple[list[dict], list[str]]:
     store = ResultsStore(default_cache_dir() / "results" if smoke else None)
     found, missing = [], []
     for dataset in page.datasets:
-        config = make_config(experiment, dataset, page.profile)
+        config = make_config(experiment, dataset, page.profile, overrides)
         result = store.find(config)
         if result is None and smoke:
             result = Trainer(config, page.data_dir, store, progress=False).run()
         if result is None:
+            settings = f" --set {' '.join(overrides)}" if overrides else ""
             missing.append(
-                f"eodrec train {experiment} --dataset {dataset} --profile {page.profile}"
+                f"eodrec train {experiment} --dataset {dataset} --profile {page.profile}" + settings
             )
         else:
             found.append(result)

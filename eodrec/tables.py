@@ -12,6 +12,7 @@ from collections.abc import Sequence
 import pandas as pd
 
 from eodrec import compression
+from eodrec.models.student import ABLATIONS, CODE_MODE, VARIANT_LABELS, StudentConfig
 from eodrec.paper import PAPER_DATASET_NAMES, load_target
 
 # Table 1 assumes |V| = 20,000 items of N = 100 dimensions (Sec. 4.2.1).
@@ -176,26 +177,282 @@ def _table2_tolerance(quantity: str) -> float:
 
 TABLE3_METRICS = ["P@5", "NDCG@5", "P@10", "NDCG@10"]
 # The paper's method names for this package's experiments.
-METHOD_NAMES = {"teacher": "Teacher"}
+METHOD_NAMES = {"teacher": "Teacher", "student": "Student"}
 
 
 def table3(results: list[dict], methods: list[str]) -> pd.DataFrame:
     """Table 3 cells of ``methods`` in percent: the paper's beside the stored runs' (NaN where a
-    run is missing), with each run's profile."""
+    run is missing), with each run's profile.
+
+    Only the paper-mode full student is the paper's "Student": results of a Fig. 3 ablation or
+    with a code-mode switch set are left out (see :func:`is_paper_student`). Two results for one
+    method and dataset are an error, not two rows.
+    """
     paper = load_target("table3")
     rows = [
         {
             "method": METHOD_NAMES[r["model"]],
-            "dataset": PAPER_DATASET_NAMES.get(r["dataset"], r["dataset"]),
+            "dataset": _dataset(r),
             "profile": r["profile"],
             **{m: 100 * r["test_metrics"][m] for m in TABLE3_METRICS},
         }
         for r in results
+        if r["model"] != "student" or is_paper_student(r)
     ]
     ours = pd.DataFrame(rows, columns=["method", "dataset", "profile", *TABLE3_METRICS])
+    _check_unique(ours, ["method", "dataset"])
     cells = compare(ours.drop(columns="profile"), paper, ["method", "dataset"], TABLE3_METRICS)
     cells = cells.merge(
         ours[["method", "dataset", "profile"]], on=["method", "dataset"], how="left"
     )
     cells = cells[cells["method"].isin(methods)]
     return cells.sort_values(["dataset", "method"], kind="stable", ignore_index=True)
+
+
+# --- the student: Fig. 3 (ablation), Fig. 6 (code usage), compression, code-mode audit ---------
+
+FIG3_METRICS = ["P@10", "NDCG@10"]
+# text_findings ids of the relative gains the paper states for Fig. 3 (Sec. 6.4).
+KD_GAIN_FINDINGS = {"fig3_kd_gain_p10": "P@10", "fig3_kd_gain_ndcg10": "NDCG@10"}
+# The (M, K) of the paper's Fig. 6 (the text states the hit ranges at M=4, K=32 on both
+# datasets, whereas Table 3's RetailRocket student is M=3, K=256).
+FIG6_SHAPE = (4, 32)
+# What each code-mode switch is at its paper default: the value every StudentConfig starts with.
+PAPER_MODE = {name: getattr(StudentConfig(), name) for name in CODE_MODE}
+
+
+def is_paper_student(result: dict) -> bool:
+    """Whether ``result`` is the full student with every code-mode switch at the paper's value."""
+    student = result["config"]["student"]
+    return student["variant"] == "full" and not code_mode_switches(result)
+
+
+def code_mode_switches(result: dict) -> dict[str, object]:
+    """The code-mode switches (``CODE_MODE``) a student result sets away from paper mode.
+
+    Paper mode is the paper's value of each switch, except where the result's Fig. 3 variant
+    prescribes one (Stu-base and Stu-w/o-b freeze the teacher by definition).
+    """
+    student = result["config"]["student"]
+    expected = {**PAPER_MODE, **ABLATIONS[student["variant"]]}
+    return {name: student[name] for name in CODE_MODE if student[name] != expected[name]}
+
+
+def ablation(results: list[dict]) -> pd.DataFrame:
+    """Fig. 3: one row per dataset and variant (``VARIANT_LABELS``), P@10 and NDCG@10 in percent.
+
+    Rows are ordered as ``ABLATIONS`` (Student, Stu-base, Stu-w/o-m, ...); a result with a
+    code-mode switch set is not one of the paper's variants and is left out.
+    """
+    order = list(ABLATIONS)
+    rows = [
+        {
+            "dataset": _dataset(r),
+            "variant": VARIANT_LABELS[r["config"]["student"]["variant"]],
+            "profile": r["profile"],
+            **{m: 100 * r["test_metrics"][m] for m in FIG3_METRICS},
+            "run": r["id"],
+            "_order": order.index(r["config"]["student"]["variant"]),
+        }
+        for r in results
+        if not code_mode_switches(r)
+    ]
+    frame = pd.DataFrame(
+        rows, columns=["dataset", "variant", "profile", *FIG3_METRICS, "run", "_order"]
+    )
+    _check_unique(frame, ["dataset", "variant"])
+    frame = frame.sort_values(["dataset", "_order"], kind="stable", ignore_index=True)
+    return frame.drop(columns="_order")
+
+
+def kd_gain(results: list[dict]) -> pd.DataFrame:
+    """Relative gain (%) of the full student over Stu-base, 100 (full / base - 1), on P@10 and
+    NDCG@10 per dataset, beside the gains the paper's text states for Fig. 3, with the profile
+    of the runs.
+
+    A dataset missing either run has NaN (and so does a Stu-base score of 0).
+    """
+    scores = ablation(results)
+    full = scores[scores["variant"] == VARIANT_LABELS["full"]].set_index("dataset")
+    base = scores[scores["variant"] == VARIANT_LABELS["base"]].set_index("dataset")
+    datasets = list(dict.fromkeys(scores["dataset"]))
+    ours = pd.DataFrame({"dataset": datasets})
+    for metric in FIG3_METRICS:
+        ours[metric] = [
+            _relative_gain(full[metric].get(d, math.nan), base[metric].get(d, math.nan))
+            for d in datasets
+        ]
+    findings = text_findings()
+    findings = findings[findings["id"].isin(list(KD_GAIN_FINDINGS))]
+    paper = findings.assign(metric=findings["id"].map(KD_GAIN_FINDINGS)).pivot(
+        index="dataset", columns="metric", values="value"
+    )
+    paper = paper.reset_index()[["dataset", *FIG3_METRICS]]
+    cells = compare(ours, paper, ["dataset"], FIG3_METRICS)
+    profiles = scores.drop_duplicates("dataset")[["dataset", "profile"]]
+    cells = cells.merge(profiles, on="dataset", how="left")
+    return cells.sort_values(["dataset"], kind="stable", ignore_index=True)
+
+
+def _relative_gain(full: float, base: float) -> float:
+    if pd.isna(full) or pd.isna(base) or base == 0:
+        return math.nan
+    return 100 * (full / base - 1)
+
+
+def code_usage_table(result: dict) -> pd.DataFrame:
+    """Fig. 6's heatmap as a long frame: ``codebook``, ``codeword``, ``items`` (how many items
+    carry that codeword in that codebook), numbered 1..M and 1..K as in the paper."""
+    rows = [
+        {"dataset": _dataset(result), "codebook": m + 1, "codeword": k + 1, "items": count}
+        for m, counts in enumerate(result["code_usage"]["counts"])
+        for k, count in enumerate(counts)
+    ]
+    return pd.DataFrame(rows, columns=["dataset", "codebook", "codeword", "items"])
+
+
+def code_usage_summary(results: list[dict]) -> pd.DataFrame:
+    """Fig. 6's statistics per dataset: the fewest and most items per codeword beside the range
+    the paper's text states (at M=4, K=32), the uniform share |V|/K, usage entropy against its
+    maximum log2 K, dead codewords and items whose whole code is shared with another item.
+
+    ``paper min`` and ``paper max`` are shown for every shape but compare like with like only
+    where ``same shape as paper`` is true.
+    """
+    findings = text_findings()
+    ranges = findings[findings["id"] == "fig6_hits_range"].set_index("dataset")["value"]
+    rows = []
+    for r in results:
+        usage = r["code_usage"]
+        counts = pd.DataFrame(usage["counts"])  # (M, K)
+        n_codebooks, n_codewords = counts.shape
+        dataset = _dataset(r)
+        low, high = _paper_range(ranges.get(dataset))
+        rows.append(
+            {
+                "dataset": dataset,
+                "profile": r["profile"],
+                "M": n_codebooks,
+                "K": n_codewords,
+                "items": usage["items"],
+                "uniform share |V|/K": usage["items"] / n_codewords,
+                "min items per codeword": int(counts.to_numpy().min()),
+                "max items per codeword": int(counts.to_numpy().max()),
+                "paper min": low,
+                "paper max": high,
+                "same shape as paper": (n_codebooks, n_codewords) == FIG6_SHAPE,
+                "entropy bits (min over codebooks)": min(usage["entropy_bits"]),
+                "entropy bits (mean)": sum(usage["entropy_bits"]) / n_codebooks,
+                "max entropy bits": usage["max_entropy_bits"],
+                "dead codewords": int(sum(usage["dead_codewords"])),
+                "colliding items": usage["colliding_items"],
+                "colliding items (%)": 100 * usage["colliding_items"] / usage["items"],
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def _paper_range(text: str | None) -> tuple[float, float]:
+    """``"1090-1480"`` -> (1090.0, 1480.0); no stated range -> NaN, NaN."""
+    if text is None:
+        return math.nan, math.nan
+    low, high = text.split("-")
+    return float(low), float(high)
+
+
+def student_compression(results: list[dict]) -> pd.DataFrame:
+    """Each student's item-table size: Eq. 13's CR beside the paper's CR for its (M, K) in
+    Table 4, and the real bytes of its codes + codebooks against the teacher's fp32 table."""
+    paper_cr = load_target("table4").set_index(["dataset", "M", "K"])["CR"]
+    rows = []
+    for r in results:
+        student, sizes = r["config"]["student"], r["compression"]
+        key = (_dataset(r), student["n_codebooks"], student["n_codewords"])
+        rows.append(
+            {
+                "dataset": key[0],
+                "profile": r["profile"],
+                "M": key[1],
+                "K": key[2],
+                "CR (Eq. 13)": sizes["cr_eq13"],
+                "paper CR (Table 4)": paper_cr.get(key, math.nan),
+                "student item bytes": sizes["student_item_bytes"],
+                "teacher item bytes": sizes["teacher_item_bytes"],
+                "byte ratio": sizes["byte_ratio"],
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def audit(results: list[dict], metrics: Sequence[str] = tuple(FIG3_METRICS)) -> pd.DataFrame:
+    """Paper mode against the code mode, one switch at a time, on one dataset.
+
+    One row per result: the code-mode switches it sets (``paper mode`` for none), its test
+    ``metrics`` in percent and their difference in points from the paper-mode run (NaN when that
+    run is missing). A run with ``selection="test-best-per-metric"`` is scored as the authors'
+    code scores: each metric's best epoch on the test set (``test_metrics_best_per_metric``);
+    the ``scored as`` column says which.
+    """
+    datasets = {r["dataset"] for r in results}
+    if len(datasets) > 1:
+        raise ValueError(f"audit compares runs on one dataset, got {sorted(datasets)}")
+    rows = []
+    for r in results:
+        if r["config"]["student"]["variant"] != "full":
+            raise ValueError(f"audit compares full students; {r['id']} is a Fig. 3 ablation")
+        switches = code_mode_switches(r)
+        best_per_metric = r["config"]["student"]["selection"] == "test-best-per-metric"
+        scores = r["test_metrics_best_per_metric"] if best_per_metric else r["test_metrics"]
+        rows.append(
+            {
+                "dataset": _dataset(r),
+                "switch": ", ".join(f"{k}={v}" for k, v in switches.items()) or "paper mode",
+                "profile": r["profile"],
+                "scored as": "each metric's best epoch on test"
+                if best_per_metric
+                else "validation-selected epoch",
+                **{m: 100 * scores[m] for m in metrics},
+                "run": r["id"],
+                # paper mode first, then the switches in CODE_MODE's order
+                "_order": min((1 + list(CODE_MODE).index(k) for k in switches), default=0),
+            }
+        )
+    frame = pd.DataFrame(
+        rows, columns=["dataset", "switch", "profile", "scored as", *metrics, "run", "_order"]
+    )
+    _check_unique(frame, ["switch"])
+    paper_mode = frame[frame["switch"] == "paper mode"]
+    for m in metrics:
+        reference = paper_mode[m].iloc[0] if len(paper_mode) else math.nan
+        frame[f"Δ {m}"] = frame[m] - reference
+    frame = frame.sort_values("_order", kind="stable", ignore_index=True)
+    return frame.drop(columns="_order")
+
+
+def text_findings() -> pd.DataFrame:
+    """The paper's stated numbers (``text_findings.csv``), read even where a statement holds
+    unquoted commas: the fig3_mixup row does, which ``load_target`` cannot parse, so the fields
+    between the dataset and the value are joined back into the statement."""
+    from importlib import resources
+
+    with resources.files("eodrec.paper").joinpath("text_findings.csv").open() as handle:
+        return pd.read_csv(
+            handle,
+            comment="#",
+            engine="python",
+            on_bad_lines=lambda f: [f[0], f[1], ",".join(f[2:-1]), f[-1]],
+        )
+
+
+def _dataset(result: dict) -> str:
+    return PAPER_DATASET_NAMES.get(result["dataset"], result["dataset"])
+
+
+def _check_unique(frame: pd.DataFrame, keys: list[str]) -> None:
+    repeated = frame[frame.duplicated(keys, keep=False)]
+    if len(repeated):
+        first = repeated.iloc[0]
+        raise ValueError(
+            f"more than one result for {', '.join(f'{k}={first[k]}' for k in keys)}; "
+            "pass one run per row"
+        )

@@ -99,6 +99,14 @@ def test_split_uses_the_popularity_mask():
 # --- recombination -----------------------------------------------------------------------------
 
 
+def vectors(views, table, other):
+    """Each model's (hot, cold) item vectors of the views, as the joint step gathers them."""
+    return (
+        (table.lookup(views.hot_items), table.lookup(views.cold_items)),
+        (other.lookup(views.hot_items), other.lookup(views.cold_items)),
+    )
+
+
 def tables(seed=0):
     torch.manual_seed(seed)
     student, teacher = FullItemTable(N_ITEMS, DIM), FullItemTable(N_ITEMS, DIM)
@@ -113,7 +121,7 @@ def test_recombination_follows_eq_21():
     student, teacher = tables()
     theta_student, theta_teacher = torch.randn(7, DIM), torch.randn(7, DIM)
     views = split_hot_cold(BATCH, HOT)
-    u, v = module(views, student, teacher, theta_student, theta_teacher)
+    u, v = module(views, *vectors(views, student, teacher), theta_student, theta_teacher)
     assert u.shape == v.shape == (5, DIM)
 
     def readout(readout_module, table, items):
@@ -138,7 +146,7 @@ def test_recombination_with_no_mixed_session_and_gradients():
     theta_student = torch.randn(3, DIM, requires_grad=True)
     theta_teacher = torch.randn(3, DIM, requires_grad=True)
     views = split_hot_cold(make_batch([[1, 2], [3, 4, 3], [5]]), HOT)
-    u, v = module(views, student, teacher, theta_student, theta_teacher)
+    u, v = module(views, *vectors(views, student, teacher), theta_student, theta_teacher)
     assert u.shape == v.shape == (2, DIM)
     info_nce(u, v).backward()
     assert theta_student.grad[:2].abs().sum() > 0 and theta_teacher.grad[:2].abs().sum() > 0
@@ -288,8 +296,9 @@ def test_one_bidirectional_step_reaches_every_part():
 
     theta_student, theta_teacher = student.encode(BATCH), teacher.encode(BATCH)
     student_logits, teacher_logits = student.score(theta_student), teacher.score(theta_teacher)
+    views = split_hot_cold(BATCH, HOT)
     u, v = recombination(
-        split_hot_cold(BATCH, HOT), table, teacher.item_table, theta_student, theta_teacher
+        views, *vectors(views, table, teacher.item_table), theta_student, theta_teacher
     )
     losses = DistillationLosses(
         rec=torch.nn.functional.cross_entropy(student_logits[:, 1:], BATCH.targets - 1),

@@ -73,9 +73,7 @@ def _joint(variant: str = "full", **changes):
     student.item_table.set_codes(torch.randint(0, 8, (N_ITEMS + 1, 2)))
     hot = torch.zeros(N_ITEMS + 1, dtype=torch.bool)
     hot[1:10] = True
-    stage = JointStage(
-        student, teacher, HotColdRecombination(DIM), hot, student_config, 1e-2, 0.0
-    )
+    stage = JointStage(student, teacher, HotColdRecombination(DIM), hot, student_config, 1e-2, 0.0)
     batch = pad_batch([[1, 12, 3], [20, 21], [2, 5, 7, 9], [30]], [4, 22, 1, 31], range(4))
     return stage, batch
 

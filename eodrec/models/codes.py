@@ -275,7 +275,8 @@ class Mixup:
         return self.eta if self.eta_convention == "paper" else 1.0 - self.eta
 
     def mix(self, composite: torch.Tensor, teacher: torch.Tensor) -> torch.Tensor:
-        return torch.lerp(composite, teacher, self.teacher_weight)  # w X + (1 - w) e
+        w = self.teacher_weight
+        return w * teacher + (1.0 - w) * composite
 
 
 class CompositionalItemTable(ItemTable):

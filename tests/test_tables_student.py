@@ -1,0 +1,268 @@
+"""The student's tables (Table 3 rows, Fig. 3, Fig. 6, compression, code-mode audit) from small
+hand-built result dicts whose expected cells are computed by hand."""
+
+import math
+from dataclasses import asdict, replace
+
+import pandas as pd
+import pytest
+
+from eodrec import tables
+from eodrec.models.student import StudentConfig, with_variant
+
+METRICS = ["P@5", "NDCG@5", "P@10", "NDCG@10", "P@20", "NDCG@20", "MRR@20"]
+
+
+def metrics(p10, ndcg10):
+    """Test metrics with P@10 and NDCG@10 given; the others are derived so none is missing."""
+    values = dict.fromkeys(METRICS, 0.0)
+    values.update({"P@5": p10 / 2, "NDCG@5": ndcg10 / 2, "P@10": p10, "NDCG@10": ndcg10})
+    return values
+
+
+def student(
+    dataset="Tmall", variant="full", p10=0.2, ndcg10=0.1, profile="quick", shape=(4, 32), **switches
+):
+    config = with_variant(
+        replace(StudentConfig(), n_codebooks=shape[0], n_codewords=shape[1], **switches), variant
+    )
+    run_id = f"student-{dataset}-{profile}-{variant}-{'-'.join(map(str, switches.values()))}"
+    return {
+        "id": run_id,
+        "model": "student",
+        "dataset": dataset,
+        "profile": profile,
+        "config": {"student": asdict(config)},
+        "test_metrics": metrics(p10, ndcg10),
+        "compression": {
+            "cr_eq13": 28.5,
+            "student_item_bytes": 1000,
+            "teacher_item_bytes": 32000,
+            "byte_ratio": 32.0,
+        },
+    }
+
+
+def teacher(dataset="Tmall", p10=0.25, ndcg10=0.15, profile="quick"):
+    return {
+        "id": f"teacher-{dataset}-{profile}",
+        "model": "teacher",
+        "dataset": dataset,
+        "profile": profile,
+        "config": {},
+        "test_metrics": metrics(p10, ndcg10),
+    }
+
+
+def with_usage(result, counts, colliding=0):
+    n_codewords = len(counts[0])
+    result["code_usage"] = {
+        "counts": counts,
+        "entropy_bits": [1.0 + m for m in range(len(counts))],
+        "max_entropy_bits": math.log2(n_codewords),
+        "dead_codewords": [sum(c == 0 for c in row) for row in counts],
+        "colliding_items": colliding,
+        "items": sum(counts[0]),
+    }
+    return result
+
+
+def cell(cells, quantity, **keys):
+    rows = cells[cells["quantity"] == quantity]
+    for key, value in keys.items():
+        rows = rows[rows[key] == value]
+    assert len(rows) == 1, rows
+    return rows.iloc[0]
+
+
+# --- which runs are the paper's student ----------------------------------------------------------
+
+
+def test_code_mode_switches_respect_what_a_variant_prescribes():
+    assert tables.code_mode_switches(student()) == {}
+    # Stu-w/o-b and Stu-base freeze the teacher by definition: that is not code mode.
+    assert tables.code_mode_switches(student(variant="w/o-b")) == {}
+    assert tables.code_mode_switches(student(variant="base")) == {}
+    assert tables.code_mode_switches(student(freeze_teacher=True)) == {"freeze_teacher": True}
+    assert tables.code_mode_switches(
+        student(eta_convention="code", selection="test-best-per-metric")
+    ) == {"eta_convention": "code", "selection": "test-best-per-metric"}
+
+
+def test_table3_has_the_paper_mode_full_student_beside_the_teacher():
+    results = [
+        teacher(p10=0.25),
+        student(p10=0.2, ndcg10=0.1),
+        student(variant="base", p10=0.9),
+        student(mixed_table_at_test=True, p10=0.8),
+    ]
+    cells = tables.table3(results, methods=["Teacher", "Student"])
+    row = cell(cells, "P@10", method="Student", dataset="Tmall")
+    assert row["ours"] == pytest.approx(20.0)
+    assert row["paper"] == pytest.approx(27.76)
+    assert row["difference"] == pytest.approx(20.0 - 27.76)
+    assert row["profile"] == "quick"
+    assert cell(cells, "P@10", method="Teacher", dataset="Tmall")["ours"] == pytest.approx(25.0)
+    missing = cell(cells, "NDCG@10", method="Student", dataset="RetailRocket")
+    assert math.isnan(missing["ours"]) and missing["paper"] == pytest.approx(30.83)
+    assert set(cells["method"]) == {"Teacher", "Student"}
+
+
+def test_table3_refuses_two_runs_for_one_cell():
+    with pytest.raises(ValueError, match="more than one result"):
+        tables.table3([student(p10=0.2), student(p10=0.3)], methods=["Student"])
+
+
+# --- Fig. 3 --------------------------------------------------------------------------------------
+
+
+def test_ablation_rows_in_the_papers_order_in_percent():
+    results = [
+        student(variant=v, p10=0.1 + i / 100, ndcg10=0.05)
+        for i, v in reversed(list(enumerate(["full", "base", "w/o-m", "w/o-c", "w/o-b", "w/o-s"])))
+    ]
+    results.append(student(freeze_teacher=True, p10=0.5))  # code mode: not a Fig. 3 bar
+    frame = tables.ablation(results)
+    assert list(frame["variant"]) == [
+        "Student",
+        "Stu-base",
+        "Stu-w/o-m",
+        "Stu-w/o-c",
+        "Stu-w/o-b",
+        "Stu-w/o-s",
+    ]
+    assert frame["P@10"].tolist() == pytest.approx([10, 11, 12, 13, 14, 15])
+    assert frame["NDCG@10"].tolist() == pytest.approx([5.0] * 6)
+    assert set(frame["dataset"]) == {"Tmall"}
+
+
+def test_ablation_names_retailrocket_as_the_paper_does():
+    frame = tables.ablation([student(dataset="retailrocket", shape=(3, 256))])
+    assert frame["dataset"].tolist() == ["RetailRocket"]
+
+
+def test_kd_gain_is_the_relative_gain_of_full_over_base_beside_the_paper():
+    results = [
+        student(variant="full", p10=0.22, ndcg10=0.11),
+        student(variant="base", p10=0.20, ndcg10=0.10),
+        student(variant="w/o-m", p10=0.01, ndcg10=0.01),
+        student(dataset="retailrocket", variant="full", p10=0.4, ndcg10=0.3),
+    ]
+    cells = tables.kd_gain(results)
+    p10 = cell(cells, "P@10", dataset="Tmall")
+    assert p10["ours"] == pytest.approx(10.0)  # 100 * (0.22 / 0.20 - 1)
+    assert p10["paper"] == pytest.approx(10.55)
+    assert p10["difference"] == pytest.approx(10.0 - 10.55)
+    assert p10["profile"] == "quick"
+    assert cell(cells, "NDCG@10", dataset="Tmall")["ours"] == pytest.approx(10.0)
+    no_base = cell(cells, "P@10", dataset="RetailRocket")
+    assert math.isnan(no_base["ours"]) and no_base["paper"] == pytest.approx(8.29)
+
+
+def test_kd_gain_of_a_zero_base_is_nan_not_infinite():
+    cells = tables.kd_gain([student(p10=0.1), student(variant="base", p10=0.0)])
+    assert math.isnan(cell(cells, "P@10", dataset="Tmall")["ours"])
+
+
+# --- Fig. 6 --------------------------------------------------------------------------------------
+
+
+def test_code_usage_table_is_one_row_per_codebook_and_codeword():
+    frame = tables.code_usage_table(with_usage(student(shape=(2, 3)), [[3, 0, 1], [2, 2, 0]]))
+    assert len(frame) == 6
+    assert frame.groupby("codebook")["items"].sum().tolist() == [4, 4]
+    pick = frame[(frame["codebook"] == 2) & (frame["codeword"] == 1)]
+    assert pick["items"].tolist() == [2]
+    assert frame[(frame["codebook"] == 1) & (frame["codeword"] == 2)]["items"].tolist() == [0]
+    assert frame["codeword"].min() == 1 and frame["codeword"].max() == 3
+
+
+def test_code_usage_summary_against_the_papers_range():
+    tmall = with_usage(student(shape=(2, 3)), [[3, 0, 1], [2, 2, 0]], colliding=2)
+    uniform = [[10] * 32 for _ in range(4)]
+    retail = with_usage(student(dataset="retailrocket", shape=(4, 32)), uniform)
+    toy = with_usage(student(dataset="toy", profile="smoke", shape=(2, 3)), [[1, 1, 1]] * 2)
+    summary = tables.code_usage_summary([tmall, retail, toy]).set_index("dataset")
+    row = summary.loc["Tmall"]
+    assert (row["min items per codeword"], row["max items per codeword"]) == (0, 3)
+    assert (row["paper min"], row["paper max"]) == (1090, 1480)
+    assert not row["same shape as paper"]
+    assert row["dead codewords"] == 2
+    assert row["colliding items (%)"] == pytest.approx(50.0)
+    assert row["uniform share |V|/K"] == pytest.approx(4 / 3)
+    assert row["entropy bits (min over codebooks)"] == pytest.approx(1.0)
+    assert row["entropy bits (mean)"] == pytest.approx(1.5)
+    rr = summary.loc["RetailRocket"]
+    assert (rr["paper min"], rr["paper max"]) == (997, 1312)
+    assert rr["same shape as paper"]
+    assert rr["max entropy bits"] == pytest.approx(5.0)
+    assert math.isnan(summary.loc["toy", "paper min"])
+
+
+# --- compression ---------------------------------------------------------------------------------
+
+
+def test_student_compression_sits_beside_table4s_rate_for_its_shape():
+    results = [
+        student(),
+        student(dataset="retailrocket", shape=(3, 256)),
+        student(dataset="toy", shape=(4, 8)),
+    ]
+    frame = tables.student_compression(results).set_index("dataset")
+    assert frame.loc["Tmall", "paper CR (Table 4)"] == 29
+    assert frame.loc["RetailRocket", "paper CR (Table 4)"] == 31
+    assert math.isnan(frame.loc["toy", "paper CR (Table 4)"])
+    assert frame.loc["Tmall", "byte ratio"] == 32.0
+    assert frame.loc["Tmall", "CR (Eq. 13)"] == 28.5
+
+
+# --- code-mode audit -----------------------------------------------------------------------------
+
+
+def test_audit_gives_points_against_paper_mode_and_scores_selection_as_the_code_does():
+    paper = student(p10=0.20, ndcg10=0.10)
+    mixed = student(mixed_table_at_test=True, p10=0.25, ndcg10=0.12)
+    chosen_on_test = student(selection="test-best-per-metric", p10=0.20, ndcg10=0.10)
+    chosen_on_test["test_metrics_best_per_metric"] = metrics(0.23, 0.11)
+    frame = tables.audit([chosen_on_test, mixed, paper]).set_index("switch")
+    assert list(frame.index) == [
+        "paper mode",
+        "mixed_table_at_test=True",
+        "selection=test-best-per-metric",
+    ]
+    assert frame.loc["paper mode", "Δ P@10"] == 0
+    assert frame.loc["mixed_table_at_test=True", "Δ P@10"] == pytest.approx(5.0)
+    assert frame.loc["mixed_table_at_test=True", "Δ NDCG@10"] == pytest.approx(2.0)
+    best = frame.loc["selection=test-best-per-metric"]
+    assert best["P@10"] == pytest.approx(23.0) and best["Δ P@10"] == pytest.approx(3.0)
+    assert best["scored as"] == "each metric's best epoch on test"
+    assert frame.loc["paper mode", "scored as"] == "validation-selected epoch"
+
+
+def test_audit_without_the_paper_mode_run_has_no_deltas():
+    frame = tables.audit([student(untrained_heads=True)])
+    assert frame["switch"].tolist() == ["untrained_heads=True"]
+    assert frame["Δ P@10"].isna().all()
+    assert tables.audit([]).empty
+
+
+def test_audit_refuses_mixed_datasets_ablations_and_repeats():
+    with pytest.raises(ValueError, match="one dataset"):
+        tables.audit([student(), student(dataset="retailrocket")])
+    with pytest.raises(ValueError, match="ablation"):
+        tables.audit([student(variant="w/o-b")])
+    with pytest.raises(ValueError, match="more than one result"):
+        tables.audit([student(), student()])
+
+
+def test_audit_table_is_a_frame_of_numbers():
+    frame = tables.audit([student(), student(code_snapshot="first-epoch-sample")])
+    assert pd.api.types.is_float_dtype(frame["Δ NDCG@10"])
+
+
+def test_text_findings_reads_a_statement_with_commas_whole():
+    findings = tables.text_findings().set_index("id")
+    assert "drops drastically" in findings.loc["fig3_mixup", "statement"]
+    assert "(w/o-c, w/o-b, w/o-s)" in findings.loc["fig3_mixup", "statement"]
+    assert findings.loc["fig3_mixup", "value"] == "qualitative"
+    assert list(findings.columns) == ["dataset", "statement", "value"]
