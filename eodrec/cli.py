@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import sys
 from pathlib import Path
 
@@ -23,6 +24,7 @@ def main(argv: list[str] | None = None) -> int:
     from eodrec.data import DataError
     from eodrec.store import StoreError
 
+    logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stderr)
     try:
         return args.handler(args) or 0
     except (DataError, BookError, ParameterError, CheckpointError, StoreError, ValueError) as error:

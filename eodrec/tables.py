@@ -430,18 +430,8 @@ def audit(results: list[dict], metrics: Sequence[str] = tuple(FIG3_METRICS)) -> 
 
 
 def text_findings() -> pd.DataFrame:
-    """The paper's stated numbers (``text_findings.csv``), read even where a statement holds
-    unquoted commas: the fig3_mixup row does, which ``load_target`` cannot parse, so the fields
-    between the dataset and the value are joined back into the statement."""
-    from importlib import resources
-
-    with resources.files("eodrec.paper").joinpath("text_findings.csv").open() as handle:
-        return pd.read_csv(
-            handle,
-            comment="#",
-            engine="python",
-            on_bad_lines=lambda f: [f[0], f[1], ",".join(f[2:-1]), f[-1]],
-        )
+    """The numbers the paper states in its text (``text_findings.csv``)."""
+    return load_target("text_findings")
 
 
 def _dataset(result: dict) -> str:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import math
 import sys
 import time
@@ -38,6 +39,8 @@ from eodrec.models.student import build_student
 from eodrec.provenance import git_commit, provenance
 from eodrec.stages import CodeLearningStage, JointStage, Stage, TeacherStage
 from eodrec.store import ResultsStore
+
+LOG = logging.getLogger(__name__)  # one line per epoch; the CLI shows it, notebooks do not
 
 
 @dataclass(frozen=True)
@@ -443,7 +446,7 @@ class Trainer:
         }
 
     def _say(self, message: str) -> None:
-        print(f"[{self.config.run_id}] {message}", file=sys.stderr, flush=True)
+        LOG.info("[%s] %s", self.config.run_id, message)
 
 
 class _Checkpointer:
