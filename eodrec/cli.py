@@ -117,6 +117,7 @@ def _parser() -> argparse.ArgumentParser:
     for name, help_text in (
         ("train-step", "the teacher's training step vs its GEMM floor"),
         ("eval", "full-ranking evaluation throughput vs its GEMM floor"),
+        ("joint-step", "the student's joint distillation step vs the teacher's step"),
     ):
         command = bench_commands.add_parser(name, help=help_text)
         command.add_argument("--dataset", default="Tmall", help="Tmall, retailrocket or toy")
@@ -242,8 +243,11 @@ def _predict(args: argparse.Namespace) -> int:
 
 def _bench(args: argparse.Namespace) -> int:
     from eodrec.bench import bench_eval, bench_train_step
+    from eodrec.bench_joint import bench_joint_step
 
-    run = bench_train_step if args.benchmark == "train-step" else bench_eval
+    run = {"train-step": bench_train_step, "eval": bench_eval, "joint-step": bench_joint_step}[
+        args.benchmark
+    ]
     # Training tunes the allocator (eodrec.memory), so the benchmark measures it that way too.
     result = run(dataset=args.dataset, data_dir=args.data_dir, malloc=True)
     if args.json:

@@ -72,7 +72,8 @@ class Stage(abc.ABC):
         """Called before each validation pass."""
 
 
-def _step(optimizers, loss: torch.Tensor) -> None:
+def step_all(optimizers, loss: torch.Tensor) -> None:
+    """Zero every optimizer's gradients, backpropagate ``loss`` once, step every optimizer."""
     for optimizer in optimizers:
         optimizer.zero_grad(set_to_none=True)
     loss.backward()
@@ -97,7 +98,7 @@ class TeacherStage(Stage):
 
     def step(self, batch: Batch) -> dict[str, float]:
         loss = self.model.loss(batch)
-        _step([self.optimizer], loss)
+        step_all([self.optimizer], loss)
         return {"loss": loss.item()}
 
 
@@ -171,7 +172,7 @@ class CodeLearningStage(Stage):
         self.table.set_codes(learned_codes(self.learner, self.teacher_table, self.last_sample))
         rec = self.model.loss(batch)
         loss = rec + mse
-        _step([self.optimizer, self.code_optimizer], loss)
+        step_all([self.optimizer, self.code_optimizer], loss)
         return {"loss": loss.item(), "rec": rec.item(), "mse": mse.item()}
 
     def before_evaluation(self) -> None:
@@ -291,5 +292,5 @@ class JointStage(Stage):
     def step(self, batch: Batch) -> dict[str, float]:
         terms = self.losses(batch)
         loss = terms.total(self.config.beta, self.config.gamma)
-        _step(self.optimizers().values(), loss)
+        step_all(self.optimizers().values(), loss)
         return {"loss": loss.item(), **terms.as_floats()}

@@ -20,7 +20,9 @@ def _leaf(*shape):
     return torch.randn(*shape, dtype=torch.float64, requires_grad=True)
 
 
-def test_distillation_scores_match_cross_entropy_and_kl_with_gradients():
+@pytest.mark.parametrize("block_rows", [4096, 7])  # one block, and several with a remainder
+def test_distillation_scores_match_cross_entropy_and_kl_with_gradients(block_rows, monkeypatch):
+    monkeypatch.setattr("eodrec.models.fast_loss.BLOCK_ROWS", block_rows)
     torch.manual_seed(0)
     theta_s, theta_t = _leaf(5, DIM), _leaf(5, DIM)
     weight_s, weight_t = _leaf(N_ITEMS + 1, DIM), _leaf(N_ITEMS + 1, DIM)

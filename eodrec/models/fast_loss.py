@@ -139,14 +139,19 @@ def full_softmax_cross_entropy(
     return FullSoftmaxCrossEntropy.apply(theta, weight, targets)
 
 
-def _column_log_softmax_(logits: torch.Tensor) -> torch.Tensor:
-    """In place: log softmax of each column of ``logits`` (|V|, B); returns exp(logits - max)
-    divided by its column sums, i.e. the softmax, as a second buffer."""
-    logits.sub_(logits.amax(dim=0))
-    softmax = logits.exp()
-    sums = softmax.sum(dim=0)  # (B,)
-    logits.sub_(sums.log())
-    return softmax.div_(sums)
+def _column_logsumexp(logits: torch.Tensor, scratch: torch.Tensor) -> torch.Tensor:
+    """(B,) log-sum-exp of each column of ``logits`` (|V|, B), one cache-sized block at a time
+    (an online softmax: block maxima reconciled at the end); ``scratch`` holds one block."""
+    tops, sums = [], []
+    for lo in range(0, logits.shape[0], BLOCK_ROWS):
+        block = logits[lo : lo + BLOCK_ROWS]
+        top = block.amax(dim=0)  # (B,)
+        work = scratch[: block.shape[0]]
+        sums.append(torch.sub(block, top, out=work).exp_().sum(dim=0))
+        tops.append(top)
+    tops_k, sums_k = torch.stack(tops), torch.stack(sums)  # (n_blocks, B)
+    top = tops_k.amax(dim=0)
+    return top + (sums_k * (tops_k - top).exp_()).sum(dim=0).log_()
 
 
 class DistillationScores(torch.autograd.Function):
@@ -155,47 +160,66 @@ class DistillationScores(torch.autograd.Function):
 
     ``rec`` = mean CE of ``theta_s @ weight_s[1:].T`` against ``targets`` (ids 1..|V|), equal to
     :func:`full_softmax_cross_entropy`; ``kl`` = sum over the batch of KL(p_t || p_s), p_t from
-    ``theta_t @ weight_t[1:].T``. The scores are computed item-major, (|V|, B) = weight @ theta^T
-    (the faster GEMM layout on CPU), each softmax in place, and the gradients are written
-    straight into (|V|+1, N) tensors whose padding row is 0: d/ds = (p_s - onehot) g_rec / B +
-    (p_s - p_t) g_kl and d/dt = p_t (log p_t - log p_s - KL_b) g_kl.
+    ``theta_t @ weight_t[1:].T``. The scores are computed item-major, (|V|, B) = weight @
+    theta^T (the faster GEMM layout on CPU), and every elementwise pass runs block by block
+    while the block is in cache, as in :class:`FullSoftmaxCrossEntropy`. Gradients, written
+    straight into (|V|+1, N) tensors whose padding row is 0, are
+    d/ds = (p_s - onehot) g_rec / B + (p_s - p_t) g_kl for the student's scores and
+    d/dt = p_t (log p_t - log p_s - KL_b) g_kl for the teacher's.
     """
 
     @staticmethod
     def forward(ctx, theta_s, weight_s, theta_t, weight_t, targets):
         items_s, items_t = weight_s[PADDING_ID + 1 :], weight_t[PADDING_ID + 1 :]
-        B = theta_s.shape[0]
+        V, B = items_s.shape[0], theta_s.shape[0]
+        scores_s = torch.mm(items_s, theta_s.T)  # (|V|, B)
+        scores_t = torch.mm(items_t, theta_t.T)  # (|V|, B)
+        scratch = torch.empty(min(V, BLOCK_ROWS), B, dtype=theta_s.dtype, device=theta_s.device)
+        lse_s = _column_logsumexp(scores_s, scratch)  # (B,)
+        lse_t = _column_logsumexp(scores_t, scratch)
         columns = targets - (PADDING_ID + 1)
-        batch = torch.arange(B, device=theta_s.device)
-        log_p_s = items_s @ theta_s.T  # (|V|, B)
-        _column_log_softmax_(log_p_s)
-        rec = -log_p_s[columns, batch].mean()
-        log_p_t = items_t @ theta_t.T  # (|V|, B)
-        p_t = _column_log_softmax_(log_p_t)
-        kl_per_session = (p_t * (log_p_t - log_p_s)).sum(dim=0)  # (B,)
-        ctx.save_for_backward(theta_s, weight_s, theta_t, weight_t, columns, kl_per_session)
-        ctx.buffers = (log_p_s, log_p_t, p_t)
-        return rec, kl_per_session.sum()
+        rec = (lse_s - scores_s[columns, torch.arange(B, device=columns.device)]).mean()
+        kl = torch.zeros(B, dtype=theta_s.dtype, device=theta_s.device)
+        for lo in range(0, V, BLOCK_ROWS):
+            log_p_t = torch.sub(
+                scores_t[lo : lo + BLOCK_ROWS], lse_t, out=scratch[: min(BLOCK_ROWS, V - lo)]
+            )
+            gap = log_p_t - scores_s[lo : lo + BLOCK_ROWS] + lse_s  # log p_t - log p_s
+            kl += gap.mul_(log_p_t.exp_()).sum(dim=0)
+        ctx.save_for_backward(theta_s, weight_s, theta_t, weight_t, columns, lse_s, lse_t, kl)
+        ctx.scores = (scores_s, scores_t)  # consumed (overwritten) by backward
+        return rec, kl.sum()
 
     @staticmethod
     @once_differentiable
     def backward(ctx, grad_rec, grad_kl):
-        theta_s, weight_s, theta_t, weight_t, columns, kl_per_session = ctx.saved_tensors
-        log_p_s, log_p_t, p_t = ctx.buffers
-        ctx.buffers = None
-        B = theta_s.shape[0]
+        theta_s, weight_s, theta_t, weight_t, columns, lse_s, lse_t, kl = ctx.saved_tensors
+        scores_s, scores_t = ctx.scores
+        ctx.scores = None
+        items_s, items_t = weight_s[PADDING_ID + 1 :], weight_t[PADDING_ID + 1 :]
+        V, B = items_s.shape[0], theta_s.shape[0]
         g_rec, g_kl = float(grad_rec) / B, float(grad_kl)
-        # Teacher side first: it needs log p_s before that buffer becomes p_s.
-        grad_t = log_p_t.sub_(log_p_s).sub_(kl_per_session).mul_(p_t).mul_(g_kl)  # (|V|, B)
-        grad_s = log_p_s.exp_().mul_(g_rec + g_kl).sub_(p_t, alpha=g_kl)  # (|V|, B)
-        grad_s[columns, torch.arange(B, device=columns.device)] -= g_rec
-        grads = []
-        for grad, theta, weight in ((grad_s, theta_s, weight_s), (grad_t, theta_t, weight_t)):
-            grad_weight = torch.empty_like(weight)
-            grad_weight[PADDING_ID].zero_()
-            torch.mm(grad, theta, out=grad_weight[PADDING_ID + 1 :])
-            grads += [grad.T @ weight[PADDING_ID + 1 :], grad_weight]
-        return (*grads, None)
+        grad_theta_s, grad_theta_t = torch.zeros_like(theta_s), torch.zeros_like(theta_t)
+        grad_weight_s, grad_weight_t = torch.empty_like(weight_s), torch.empty_like(weight_t)
+        grad_weight_s[PADDING_ID].zero_()
+        grad_weight_t[PADDING_ID].zero_()
+        p_t = torch.empty(min(V, BLOCK_ROWS), B, dtype=theta_s.dtype, device=theta_s.device)
+        for lo in range(0, V, BLOCK_ROWS):
+            rows = slice(lo, lo + BLOCK_ROWS)
+            log_p_s = scores_s[rows].sub_(lse_s)  # in place: scores become log p
+            log_p_t = scores_t[rows].sub_(lse_t)
+            p = torch.exp(log_p_t, out=p_t[: log_p_t.shape[0]])
+            grad_t = log_p_t.sub_(log_p_s).sub_(kl).mul_(p).mul_(g_kl)  # (block, B)
+            grad_s = log_p_s.exp_().mul_(g_rec + g_kl).sub_(p, alpha=g_kl)  # (block, B)
+            out_rows = slice(PADDING_ID + 1 + lo, PADDING_ID + 1 + lo + grad_s.shape[0])
+            torch.mm(grad_s, theta_s, out=grad_weight_s[out_rows])
+            torch.mm(grad_t, theta_t, out=grad_weight_t[out_rows])
+            grad_theta_s.addmm_(grad_s.T, items_s[rows])
+            grad_theta_t.addmm_(grad_t.T, items_t[rows])
+        # the one-hot part of the cross-entropy gradient, a rank-B correction
+        grad_theta_s -= g_rec * items_s[columns]
+        grad_weight_s.index_add_(0, columns + (PADDING_ID + 1), theta_s, alpha=-g_rec)
+        return grad_theta_s, grad_weight_s, grad_theta_t, grad_weight_t, None
 
 
 def distillation_scores(
