@@ -387,7 +387,8 @@ def student_compression(results: list[dict]) -> pd.DataFrame:
 def audit(results: list[dict], metrics: Sequence[str] = tuple(FIG3_METRICS)) -> pd.DataFrame:
     """Paper mode against the code mode, one switch at a time, on one dataset.
 
-    One row per result: the code-mode switches it sets (``paper mode`` for none), its test
+    One row per result: the code-mode switches it sets (``paper mode`` for none; a Stu-w/o-b run
+    stands for ``freeze_teacher``, the same training), its test
     ``metrics`` in percent and their difference in points from the paper-mode run (NaN when that
     run is missing). A run with ``selection="test-best-per-metric"`` is scored as the authors'
     code scores: each metric's best epoch on the test set (``test_metrics_best_per_metric``);
@@ -398,9 +399,11 @@ def audit(results: list[dict], metrics: Sequence[str] = tuple(FIG3_METRICS)) -> 
         raise ValueError(f"audit compares runs on one dataset, got {sorted(datasets)}")
     rows = []
     for r in results:
-        if r["config"]["student"]["variant"] != "full":
+        variant = r["config"]["student"]["variant"]
+        if variant not in ("full", "w/o-b"):
             raise ValueError(f"audit compares full students; {r['id']} is a Fig. 3 ablation")
-        switches = code_mode_switches(r)
+        # Stu-w/o-b is the full student with the teacher frozen: the freeze_teacher switch.
+        switches = {"freeze_teacher": True} if variant == "w/o-b" else code_mode_switches(r)
         best_per_metric = r["config"]["student"]["selection"] == "test-best-per-metric"
         scores = r["test_metrics_best_per_metric"] if best_per_metric else r["test_metrics"]
         rows.append(

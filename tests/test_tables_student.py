@@ -250,9 +250,15 @@ def test_audit_refuses_mixed_datasets_ablations_and_repeats():
     with pytest.raises(ValueError, match="one dataset"):
         tables.audit([student(), student(dataset="retailrocket")])
     with pytest.raises(ValueError, match="ablation"):
-        tables.audit([student(variant="w/o-b")])
+        tables.audit([student(variant="w/o-c")])
     with pytest.raises(ValueError, match="more than one result"):
         tables.audit([student(), student()])
+
+
+def test_audit_reads_stu_wo_b_as_the_frozen_teacher_switch():
+    frame = tables.audit([student(p10=0.2), student(variant="w/o-b", p10=0.19)])
+    assert frame["switch"].tolist() == ["paper mode", "freeze_teacher=True"]
+    assert frame["Δ P@10"].iloc[1] == pytest.approx(-1.0)
 
 
 def test_audit_table_is_a_frame_of_numbers():
