@@ -30,7 +30,13 @@ from eodrec.distill import (
 )
 from eodrec.metrics import PADDING_ID
 from eodrec.models import CodeLearner, SessionRecommender, Teacher
-from eodrec.models.codes import CompositionalItemTable, codes_from_one_hot
+from eodrec.models.codes import (
+    CompositionalItemTable,
+    code_usage,
+    codes_from_one_hot,
+    collisions,
+    usage_entropy,
+)
 from eodrec.models.fast_loss import (
     TableGather,
     distillation_scores,
@@ -68,8 +74,9 @@ class Stage(abc.ABC):
         """Put the trained modules in training mode (dropout on)."""
         self.model.train()
 
-    def before_evaluation(self) -> None:  # noqa: B027 - optional hook, a no-op by default
-        """Called before each validation pass."""
+    def before_evaluation(self) -> dict[str, float]:
+        """Called before each validation pass; returns extra numbers for the epoch's history."""
+        return {}
 
 
 def step_all(optimizers, loss: torch.Tensor) -> None:
@@ -175,9 +182,16 @@ class CodeLearningStage(Stage):
         step_all([self.optimizer, self.code_optimizer], loss)
         return {"loss": loss.item(), "rec": rec.item(), "mse": mse.item()}
 
-    def before_evaluation(self) -> None:
+    def before_evaluation(self) -> dict[str, float]:
+        """Set the codes to be validated; report how spread out they are (Fig. 6's view)."""
         if self.config.code_snapshot == "best-argmax" or self.last_sample is None:  # noise-free
             self.table.set_codes(learned_codes(self.learner, self.teacher_table))
+        codes = self.table.codes[PADDING_ID + 1 :]
+        counts = code_usage(codes, self.table.n_codewords)
+        return {
+            "code_entropy_bits": usage_entropy(counts).mean().item(),
+            "colliding_items": collisions(codes),
+        }
 
 
 class JointStage(Stage):

@@ -339,9 +339,10 @@ class Trainer:
         while loader.epoch < epochs and state["bad_epochs"] < train.patience:
             epoch = loader.epoch
             self._train_epoch(stage, loader, state, started, checkpoint)
-            stage.before_evaluation()
+            extra = stage.before_evaluation()
             entry = {
                 "epoch": epoch,
+                **extra,
                 **{
                     f"train_{name}": total / max(1, state["epoch_steps"])
                     for name, total in state["epoch_terms"].items()
