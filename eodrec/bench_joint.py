@@ -52,7 +52,7 @@ def reference_joint_losses(stage: JointStage, batch: Batch) -> DistillationLosse
     mse = embedding_mse(table.composite_weight()[1:], X[1:], config.mse_scale)
     kl = soft_target_kl(student_scores, teacher_scores, config.kd_temperature)
     views = split_hot_cold(batch, stage.hot_mask)
-    u, v = stage.recombination(
+    u, v = stage.recombination(  # the padded sub-sessions, as the authors' code reads them
         views,
         (table.lookup(views.hot_items), table.lookup(views.cold_items)),
         (teacher_table.lookup(views.hot_items), teacher_table.lookup(views.cold_items)),

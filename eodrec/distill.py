@@ -126,6 +126,21 @@ class HotColdRecombination(nn.Module):
         self.teacher_projection = nn.Linear(2 * dim, dim, bias=False)  # W_t
         init_uniform_(self, init_range)
 
+    def readout_ids(self, views: HotColdViews) -> tuple[torch.Tensor, torch.Tensor]:
+        """The hot and cold ids whose vectors :meth:`forward` reads: the real tokens for the
+        ``paper`` readout (it ignores padding, so the padded grid would be wasted work), the
+        padded grids for ``code`` (whose mean includes the padding rows)."""
+        if self.student_hot.variant == "paper":
+            return views.hot_items[views.hot_mask], views.cold_items[views.cold_mask]
+        return views.hot_items, views.cold_items
+
+    @staticmethod
+    def _read(readout: SoftAttentionReadout, vectors: torch.Tensor, mask: torch.Tensor):
+        if vectors.dim() == 3:  # padded (B_mix, L, N)
+            return readout(vectors, mask)
+        rows = mask.nonzero()[:, 0]  # (T,) the sub-session of each real token, row-major
+        return readout.forward_packed(vectors, rows, mask.shape[0])
+
     def student_parameters(self) -> list[nn.Parameter]:
         """The student's hot/cold readouts and both projections (W_s, W_t)."""
         modules = (self.student_hot, self.student_cold)
@@ -146,15 +161,16 @@ class HotColdRecombination(nn.Module):
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """The student-side and teacher-side views U, V (B', N) of the B' sessions.
 
-        ``student_vectors`` and ``teacher_vectors`` are each model's item vectors (B_mix, L, N)
-        of ``views.hot_items`` and ``views.cold_items`` (the student's through its mixed table
-        e' in training, Eq. 18, as in the authors' code); ``theta_student`` and
-        ``theta_teacher`` are the full-session vectors (B, N) of the whole batch.
+        ``student_vectors`` and ``teacher_vectors`` are each model's item vectors of the ids
+        :meth:`readout_ids` lists: ``views.hot_items`` and ``views.cold_items``, padded
+        (B_mix, L, N) or, for the ``paper`` readout, their real tokens only (T, N) (the
+        student's through its mixed table e' in training, Eq. 18, as in the authors' code);
+        ``theta_student`` and ``theta_teacher`` are the full-session vectors (B, N).
         """
-        hot_stu = self.student_hot(student_vectors[0], views.hot_mask)
-        cold_stu = self.student_cold(student_vectors[1], views.cold_mask)
-        hot_tea = self.teacher_hot(teacher_vectors[0], views.hot_mask)
-        cold_tea = self.teacher_cold(teacher_vectors[1], views.cold_mask)
+        hot_stu = self._read(self.student_hot, student_vectors[0], views.hot_mask)
+        cold_stu = self._read(self.student_cold, student_vectors[1], views.cold_mask)
+        hot_tea = self._read(self.teacher_hot, teacher_vectors[0], views.hot_mask)
+        cold_tea = self._read(self.teacher_cold, teacher_vectors[1], views.cold_mask)
         z_student = torch.cat([hot_stu, cold_tea], dim=1)  # (B_mix, 2N), Eq. 21
         z_teacher = torch.cat([hot_tea, cold_stu], dim=1)  # (B_mix, 2N), Eq. 21
         single = torch.cat([views.cold_only_index, views.hot_only_index])  # (B_cold + B_hot,)
@@ -252,9 +268,15 @@ def embedding_mse(
         )
     if detach_teacher:
         teacher = teacher.detach()
-    n, N = composite.shape
     squared = F.mse_loss(composite, teacher, reduction="sum")  # one fused kernel each way
-    return squared / n if scale == "paper" else squared / (n * n * N)
+    return squared * mse_coefficient(*composite.shape, scale)
+
+
+def mse_coefficient(n: int, N: int, scale: MseScale = "paper") -> float:
+    """The factor on sum_v ||e_v - X_v||^2 over ``n`` rows of ``N`` dims (see embedding_mse)."""
+    if scale not in ("paper", "code"):
+        raise ValueError(f"scale must be 'paper' or 'code', got {scale!r}")
+    return 1.0 / n if scale == "paper" else 1.0 / (n * n * N)
 
 
 def total_loss(

@@ -25,6 +25,7 @@ from eodrec.distill import (
     HotColdRecombination,
     embedding_mse,
     info_nce,
+    mse_coefficient,
     soft_target_kl,
     split_hot_cold,
 )
@@ -37,11 +38,8 @@ from eodrec.models.codes import (
     collisions,
     usage_entropy,
 )
-from eodrec.models.fast_loss import (
-    TableGather,
-    distillation_scores,
-    full_softmax_cross_entropy,
-)
+from eodrec.models.fast_distill import Workspace, joint_scores
+from eodrec.models.fast_loss import TableGather, full_softmax_cross_entropy
 from eodrec.models.student import StudentConfig
 
 
@@ -79,10 +77,14 @@ class Stage(abc.ABC):
         return {}
 
 
-def step_all(optimizers, loss: torch.Tensor) -> None:
-    """Zero every optimizer's gradients, backpropagate ``loss`` once, step every optimizer."""
+def step_all(optimizers, loss: torch.Tensor, keep_grads=()) -> None:
+    """Zero every optimizer's gradients, backpropagate ``loss`` once, step every optimizer.
+
+    Gradients are dropped (``set_to_none``) except for the optimizers in ``keep_grads``, whose
+    gradient tensors are zeroed in place and reused.
+    """
     for optimizer in optimizers:
-        optimizer.zero_grad(set_to_none=True)
+        optimizer.zero_grad(set_to_none=all(optimizer is not kept for kept in keep_grads))
     loss.backward()
     for optimizer in optimizers:
         optimizer.step()
@@ -238,6 +240,7 @@ class JointStage(Stage):
         backbone = [p for p in student.parameters() if all(p is not q for q in frozen_or_codebook)]
         self.optimizer = adam([*backbone, *recombination.student_parameters()], lr, weight_decay)
         self.code_optimizer = adam(codebooks, config.code_lr, weight_decay)
+        self.workspace = Workspace()
         self.teacher_optimizer = None
         if config.freeze_teacher:
             teacher.requires_grad_(False)
@@ -268,43 +271,77 @@ class JointStage(Stage):
 
         Every row a step reads from a table (the sequences, the hot and cold sub-sessions) is
         gathered in one :class:`TableGather` per table, so each table gets one dense gradient
-        per step; the student's scores feed L_rec and L_soft from one log-softmax.
+        per step. With the soft-target term on at T = 1 (the paper's setting), L_rec, L_soft
+        and L_mse come from one pass over the catalogue (:class:`JointScores`).
         """
         config = self.config
         table = self.model.item_table
         views = split_hot_cold(batch, self.hot_mask) if config.beta > 0 else None
         ids = [self.model.encoder_ids(batch)]
         if views is not None:
-            ids += [views.hot_items, views.cold_items]
+            ids += self.recombination.readout_ids(views)
+        if not (config.gamma > 0 and config.kd_temperature == 1.0):
+            return self._plain_losses(batch, views, ids)
+        w = table.mixup.teacher_weight if table._mixing() else 0.0  # e' = w X + (1 - w) e
+        codebooks = table.codebooks
+        student_rows = [codebooks.compose_codes(table.codes[i]) for i in ids]  # e rows
+        *teacher_rows, X = TableGather.apply(self.teacher.item_table.weight(), *ids)
+        if w:
+            student_rows = [
+                table.mixup.mix(e, x) for e, x in zip(student_rows, teacher_rows, strict=True)
+            ]
+        theta_student = self.model.encode_with(batch, lambda _: student_rows[0])  # (B, N)
+        theta_teacher = self.teacher.encode_with(batch, lambda _: teacher_rows[0])  # (B, N)
+        rows, N = X.shape
+        codes = table.codes.long() + codebooks.offsets()  # (n_items + 1, M) rows of A
+        rec, kl, mse = joint_scores(
+            theta_student,
+            codebooks.codewords,
+            codes,
+            theta_teacher,
+            X,
+            batch.targets,
+            w,
+            mse_coefficient(rows - (PADDING_ID + 1), N, config.mse_scale),
+            self.workspace,
+        )
+        con = self._contrast(views, student_rows, teacher_rows, theta_student, theta_teacher)
+        return DistillationLosses(rec, mse, kl, con)
+
+    def _plain_losses(self, batch: Batch, views, ids) -> DistillationLosses:
+        """Eq. 29 term by term: without soft targets (Stu-base, Stu-w/o-s) or at T != 1."""
+        config = self.config
+        table = self.model.item_table
+        real = slice(PADDING_ID + 1, None)
         composite, mixed = table.composite_and_weight()  # e and e' (n_items + 1, N)
         *student_rows, mixed = TableGather.apply(mixed, *ids)
         theta_student = self.model.encode_with(batch, lambda _: student_rows[0])  # (B, N)
-        real = slice(PADDING_ID + 1, None)
         X = self.teacher.item_table.weight()
         mse = embedding_mse(composite[real], X[real], config.mse_scale)
+        rec = full_softmax_cross_entropy(theta_student, mixed, batch.targets)
         kl = con = mse.new_zeros(())
-        if not config.distills:
-            rec = full_softmax_cross_entropy(theta_student, mixed, batch.targets)
+        if not config.distills:  # Stu-base: the teacher takes no part
             return DistillationLosses(rec, mse, kl, con)
         *teacher_rows, X = TableGather.apply(X, *ids)
         theta_teacher = self.teacher.encode_with(batch, lambda _: teacher_rows[0])  # (B, N)
-        if config.gamma > 0 and config.kd_temperature == 1.0:
-            rec, kl = distillation_scores(theta_student, mixed, theta_teacher, X, batch.targets)
-        else:
-            rec = full_softmax_cross_entropy(theta_student, mixed, batch.targets)
-            if config.gamma > 0:
-                kl = soft_target_kl(
-                    theta_student @ mixed.T, theta_teacher @ X.T, config.kd_temperature
-                )
-        if views is not None:
-            u, v = self.recombination(
-                views, student_rows[1:], teacher_rows[1:], theta_student, theta_teacher
-            )
-            con = info_nce(u, v, config.contrast_tau)
+        if config.gamma > 0:
+            kl = soft_target_kl(theta_student @ mixed.T, theta_teacher @ X.T, config.kd_temperature)
+        con = self._contrast(views, student_rows, teacher_rows, theta_student, theta_teacher)
         return DistillationLosses(rec, mse, kl, con)
+
+    def _contrast(self, views, student_rows, teacher_rows, theta_student, theta_teacher):
+        """L_con (Eq. 20-22) from the gathered hot/cold rows; 0 when beta = 0."""
+        if views is None:
+            return theta_student.new_zeros(())
+        u, v = self.recombination(
+            views, student_rows[1:], teacher_rows[1:], theta_student, theta_teacher
+        )
+        return info_nce(u, v, self.config.contrast_tau)
 
     def step(self, batch: Batch) -> dict[str, float]:
         terms = self.losses(batch)
         loss = terms.total(self.config.beta, self.config.gamma)
-        step_all(self.optimizers().values(), loss)
+        # The teacher's gradients are zeroed in place rather than dropped: its table gradient
+        # arrives in a reused workspace buffer, which autograd would otherwise copy each step.
+        step_all(self.optimizers().values(), loss, keep_grads=[self.teacher_optimizer])
         return {"loss": loss.item(), **terms.as_floats()}

@@ -311,3 +311,22 @@ def test_one_bidirectional_step_reaches_every_part():
     parts += [student.readout.item_proj.weight, teacher.readout.item_proj.weight]
     for parameter in parts:
         assert parameter.grad is not None and parameter.grad.abs().sum() > 0
+
+
+def test_recombination_reads_packed_real_tokens_as_the_padded_grid():
+    module = HotColdRecombination(DIM)
+    student, teacher = tables()
+    theta_student, theta_teacher = torch.randn(7, DIM), torch.randn(7, DIM)
+    views = split_hot_cold(BATCH, HOT)
+    hot, cold = module.readout_ids(views)
+    assert hot.dim() == 1 and len(hot) == int(views.hot_mask.sum())
+    packed = module(
+        views,
+        (student.lookup(hot), student.lookup(cold)),
+        (teacher.lookup(hot), teacher.lookup(cold)),
+        theta_student,
+        theta_teacher,
+    )
+    padded = module(views, *vectors(views, student, teacher), theta_student, theta_teacher)
+    for got, want in zip(packed, padded, strict=True):
+        assert torch.allclose(got, want, atol=1e-6)

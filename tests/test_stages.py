@@ -9,7 +9,8 @@ from eodrec.distill import HotColdRecombination, soft_target_kl
 from eodrec.metrics import mask_padding
 from eodrec.models import Teacher, TeacherConfig
 from eodrec.models.codes import Codebooks
-from eodrec.models.fast_loss import TableGather, distillation_scores
+from eodrec.models.fast_distill import joint_scores
+from eodrec.models.fast_loss import TableGather
 from eodrec.models.student import StudentConfig, build_student, with_variant
 from eodrec.stages import JointStage
 
@@ -21,25 +22,32 @@ def _leaf(*shape):
 
 
 @pytest.mark.parametrize("block_rows", [4096, 7])  # one block, and several with a remainder
-def test_distillation_scores_match_cross_entropy_and_kl_with_gradients(block_rows, monkeypatch):
+@pytest.mark.parametrize("w", [0.8, 0.0])  # mixed with the teacher's table, and not (w/o-m)
+def test_joint_scores_match_cross_entropy_kl_and_mse_with_gradients(block_rows, w, monkeypatch):
     monkeypatch.setattr("eodrec.models.fast_loss.BLOCK_ROWS", block_rows)
     torch.manual_seed(0)
     theta_s, theta_t = _leaf(5, DIM), _leaf(5, DIM)
-    weight_s, weight_t = _leaf(N_ITEMS + 1, DIM), _leaf(N_ITEMS + 1, DIM)
+    codewords, X = _leaf(3 * 4, DIM), _leaf(N_ITEMS + 1, DIM)
+    codes = torch.randint(0, 4, (N_ITEMS + 1, 3)) + torch.arange(3) * 4  # rows of codewords
+    leaves = (theta_s, codewords, theta_t, X)
     targets = torch.tensor([1, 7, 40, 3, 7])
-    rec, kl = distillation_scores(theta_s, weight_s, theta_t, weight_t, targets)
-    (0.7 * rec + 0.3 * kl).backward()
-    fused = [t.grad.clone() for t in (theta_s, weight_s, theta_t, weight_t)]
-    for t in (theta_s, weight_s, theta_t, weight_t):
+    rec, kl, mse = joint_scores(theta_s, codewords, codes, theta_t, X, targets, w, 0.5)
+    (0.7 * rec + 0.3 * kl + 1.3 * mse).backward()
+    fused = [t.grad.clone() for t in leaves]
+    for t in leaves:
         t.grad = None
-    scores_s, scores_t = theta_s @ weight_s.T, theta_t @ weight_t.T
+    composite = codewords[codes].sum(dim=1)  # Eq. 12
+    mixed = w * X + (1 - w) * composite
+    scores_s, scores_t = theta_s @ mixed.T, theta_t @ X.T
     ref_rec = F.cross_entropy(mask_padding(scores_s), targets)
     ref_kl = soft_target_kl(scores_s, scores_t)
-    (0.7 * ref_rec + 0.3 * ref_kl).backward()
+    ref_mse = 0.5 * (composite[1:] - X[1:].detach()).pow(2).sum()
+    (0.7 * ref_rec + 0.3 * ref_kl + 1.3 * ref_mse).backward()
     assert torch.allclose(rec, ref_rec) and torch.allclose(kl, ref_kl)
-    for got, t in zip(fused, (theta_s, weight_s, theta_t, weight_t), strict=True):
+    assert torch.allclose(mse, ref_mse)
+    for got, t in zip(fused, leaves, strict=True):
         assert torch.allclose(got, t.grad)
-    assert fused[1][0].abs().sum() == 0 and fused[3][0].abs().sum() == 0  # padding rows
+    assert fused[3][0].abs().sum() == 0  # the teacher's padding row
 
 
 def test_table_gather_of_several_lookups_sums_their_gradients():

@@ -210,15 +210,18 @@ class Codebooks(nn.Module):
         n = one_hot.shape[0]
         return one_hot.reshape(n, self.n_codebooks * self.n_codewords) @ self.codewords  # (n,N)
 
+    def offsets(self) -> torch.Tensor:
+        """(M,) first row of each codebook in A: code c of codebook m is row m*K + c."""
+        return torch.arange(self.n_codebooks, device=self.codewords.device) * self.n_codewords
+
     def compose_codes(self, codes: torch.Tensor) -> torch.Tensor:
         """e_v = sum_m A[m*K + c_v^m] (Eq. 12) for integer codes (..., M) -> (..., N).
 
         Gathers the M rows per item (an embedding bag), never building a one-hot; equal in value
         to :meth:`compose` of the one-hot codes.
         """
-        M, K = self.n_codebooks, self.n_codewords
-        offsets = torch.arange(M, device=codes.device) * K  # (M,)
-        rows = (codes.long() + offsets).reshape(-1, M)  # (n, M) rows of A
+        M = self.n_codebooks
+        rows = (codes.long() + self.offsets()).reshape(-1, M)  # (n, M) rows of A
         vectors = _SumOfRows.apply(self.codewords, rows)  # (n, N)
         return vectors.reshape(*codes.shape[:-1], self.dim)  # (..., N)
 
