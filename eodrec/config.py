@@ -122,6 +122,10 @@ PROFILE_STUDENT_TRAINING: dict[tuple[str, str], dict[str, object]] = {
 }
 
 
+# StudentConfig fields added after student results were stored, with their defaults.
+LATE_STUDENT_DEFAULTS: dict[str, object] = {"teacher_rec": False}
+
+
 @dataclass(frozen=True)
 class ExperimentConfig:
     """Everything that determines a result; its hash names the result."""
@@ -137,6 +141,10 @@ class ExperimentConfig:
         values = asdict(self)
         if self.student is None:  # keeps teacher hashes as they were before students existed
             del values["student"]
+        else:  # settings added later are left out at their default, so stored runs keep names
+            for name, default in LATE_STUDENT_DEFAULTS.items():
+                if values["student"][name] == default:
+                    del values["student"][name]
         return values
 
     @classmethod

@@ -292,15 +292,18 @@ def total_loss(
 
 
 class DistillationLosses(NamedTuple):
-    """The four terms of Eq. 29 for one step, for logging and :meth:`total`."""
+    """The four terms of Eq. 29 for one step, for logging and :meth:`total`, and optionally the
+    teacher's own cross-entropy (``teacher_rec``; Eq. 25 trains M_T on the data D too)."""
 
     rec: torch.Tensor
     mse: torch.Tensor
     kl: torch.Tensor
     con: torch.Tensor
+    teacher_rec: torch.Tensor | None = None
 
     def total(self, beta: float, gamma: float) -> torch.Tensor:
-        return total_loss(self.rec, self.mse, self.kl, self.con, beta=beta, gamma=gamma)
+        loss = total_loss(self.rec, self.mse, self.kl, self.con, beta=beta, gamma=gamma)
+        return loss if self.teacher_rec is None else loss + self.teacher_rec
 
     def as_floats(self) -> dict[str, float]:
-        return {name: value.item() for name, value in self._asdict().items()}
+        return {name: value.item() for name, value in self._asdict().items() if value is not None}

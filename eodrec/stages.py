@@ -77,14 +77,10 @@ class Stage(abc.ABC):
         return {}
 
 
-def step_all(optimizers, loss: torch.Tensor, keep_grads=()) -> None:
-    """Zero every optimizer's gradients, backpropagate ``loss`` once, step every optimizer.
-
-    Gradients are dropped (``set_to_none``) except for the optimizers in ``keep_grads``, whose
-    gradient tensors are zeroed in place and reused.
-    """
+def step_all(optimizers, loss: torch.Tensor) -> None:
+    """Zero every optimizer's gradients, backpropagate ``loss`` once, step every optimizer."""
     for optimizer in optimizers:
-        optimizer.zero_grad(set_to_none=all(optimizer is not kept for kept in keep_grads))
+        optimizer.zero_grad(set_to_none=True)
     loss.backward()
     for optimizer in optimizers:
         optimizer.step()
@@ -294,7 +290,7 @@ class JointStage(Stage):
         theta_teacher = self.teacher.encode_with(batch, lambda _: teacher_rows[0])  # (B, N)
         rows, N = X.shape
         codes = table.codes.long() + codebooks.offsets()  # (n_items + 1, M) rows of A
-        rec, kl, mse = joint_scores(
+        rec, kl, mse, teacher_rec = joint_scores(
             theta_student,
             codebooks.codewords,
             codes,
@@ -306,7 +302,7 @@ class JointStage(Stage):
             self.workspace,
         )
         con = self._contrast(views, student_rows, teacher_rows, theta_student, theta_teacher)
-        return DistillationLosses(rec, mse, kl, con)
+        return DistillationLosses(rec, mse, kl, con, teacher_rec if config.teacher_rec else None)
 
     def _plain_losses(self, batch: Batch, views, ids) -> DistillationLosses:
         """Eq. 29 term by term: without soft targets (Stu-base, Stu-w/o-s) or at T != 1."""
@@ -327,7 +323,10 @@ class JointStage(Stage):
         if config.gamma > 0:
             kl = soft_target_kl(theta_student @ mixed.T, theta_teacher @ X.T, config.kd_temperature)
         con = self._contrast(views, student_rows, teacher_rows, theta_student, theta_teacher)
-        return DistillationLosses(rec, mse, kl, con)
+        teacher_rec = None
+        if config.teacher_rec:
+            teacher_rec = full_softmax_cross_entropy(theta_teacher, X, batch.targets)
+        return DistillationLosses(rec, mse, kl, con, teacher_rec)
 
     def _contrast(self, views, student_rows, teacher_rows, theta_student, theta_teacher):
         """L_con (Eq. 20-22) from the gathered hot/cold rows; 0 when beta = 0."""
@@ -341,7 +340,5 @@ class JointStage(Stage):
     def step(self, batch: Batch) -> dict[str, float]:
         terms = self.losses(batch)
         loss = terms.total(self.config.beta, self.config.gamma)
-        # The teacher's gradients are zeroed in place rather than dropped: its table gradient
-        # arrives in a reused workspace buffer, which autograd would otherwise copy each step.
-        step_all(self.optimizers().values(), loss, keep_grads=[self.teacher_optimizer])
+        step_all(self.optimizers().values(), loss)
         return {"loss": loss.item(), **terms.as_floats()}

@@ -519,6 +519,7 @@ DISTILLATION_ONLY = (
     "untrained_heads",
     "dropout_first_epoch_only",
     "selection",
+    "teacher_rec",
 )
 
 

@@ -23,7 +23,10 @@ def _leaf(*shape):
 
 @pytest.mark.parametrize("block_rows", [4096, 7])  # one block, and several with a remainder
 @pytest.mark.parametrize("w", [0.8, 0.0])  # mixed with the teacher's table, and not (w/o-m)
-def test_joint_scores_match_cross_entropy_kl_and_mse_with_gradients(block_rows, w, monkeypatch):
+@pytest.mark.parametrize("kl_weight", [0.3, 0.0])
+def test_joint_scores_match_cross_entropy_kl_and_mse_with_gradients(
+    block_rows, w, kl_weight, monkeypatch
+):
     monkeypatch.setattr("eodrec.models.fast_loss.BLOCK_ROWS", block_rows)
     torch.manual_seed(0)
     theta_s, theta_t = _leaf(5, DIM), _leaf(5, DIM)
@@ -31,8 +34,8 @@ def test_joint_scores_match_cross_entropy_kl_and_mse_with_gradients(block_rows, 
     codes = torch.randint(0, 4, (N_ITEMS + 1, 3)) + torch.arange(3) * 4  # rows of codewords
     leaves = (theta_s, codewords, theta_t, X)
     targets = torch.tensor([1, 7, 40, 3, 7])
-    rec, kl, mse = joint_scores(theta_s, codewords, codes, theta_t, X, targets, w, 0.5)
-    (0.7 * rec + 0.3 * kl + 1.3 * mse).backward()
+    rec, kl, mse, rec_t = joint_scores(theta_s, codewords, codes, theta_t, X, targets, w, 0.5)
+    (0.7 * rec + kl_weight * kl + 1.3 * mse + 0.4 * rec_t).backward()
     fused = [t.grad.clone() for t in leaves]
     for t in leaves:
         t.grad = None
@@ -42,8 +45,10 @@ def test_joint_scores_match_cross_entropy_kl_and_mse_with_gradients(block_rows, 
     ref_rec = F.cross_entropy(mask_padding(scores_s), targets)
     ref_kl = soft_target_kl(scores_s, scores_t)
     ref_mse = 0.5 * (composite[1:] - X[1:].detach()).pow(2).sum()
-    (0.7 * ref_rec + 0.3 * ref_kl + 1.3 * ref_mse).backward()
+    ref_rec_t = F.cross_entropy(mask_padding(scores_t), targets)
+    (0.7 * ref_rec + kl_weight * ref_kl + 1.3 * ref_mse + 0.4 * ref_rec_t).backward()
     assert torch.allclose(rec, ref_rec) and torch.allclose(kl, ref_kl)
+    assert torch.allclose(rec_t, ref_rec_t)
     assert torch.allclose(mse, ref_mse)
     for got, t in zip(fused, leaves, strict=True):
         assert torch.allclose(got, t.grad)
@@ -128,3 +133,16 @@ def test_untrained_heads_stay_at_their_init():
     changed = _changed(stage.model, before)
     assert not any(name.startswith("readout.") for name in changed)
     assert "positions.weight" in changed
+
+
+def test_teacher_rec_adds_the_teachers_cross_entropy_and_needs_a_trainable_teacher():
+    stage, batch = _joint(teacher_rec=True)
+    terms = stage.losses(batch)
+    assert terms.teacher_rec is not None and terms.teacher_rec.item() > 0
+    plain, _ = _joint()
+    assert plain.losses(batch).teacher_rec is None
+    assert terms.total(0.1, 0.3).item() == pytest.approx(
+        plain.losses(batch).total(0.1, 0.3).item() + terms.teacher_rec.item(), rel=1e-5
+    )
+    with pytest.raises(ValueError, match="needs freeze_teacher=False"):
+        StudentConfig(teacher_rec=True, freeze_teacher=True)  # i.e. with Stu-w/o-b

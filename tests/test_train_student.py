@@ -151,3 +151,11 @@ def test_sigkilled_student_resumes_to_identical_metrics(tmp_path, trained):
     assert [h["train_loss"] for h in result["history"]] == [
         h["train_loss"] for h in uninterrupted["history"]
     ]
+
+
+def test_settings_added_later_keep_stored_run_names():
+    config = make_config("student", "Tmall", "quick")
+    assert "teacher_rec" not in config.to_dict()["student"]
+    assert config.run_id == "student-Tmall-quick-2b23e2c4bb99"  # stored in results/student
+    switched = make_config("student", "Tmall", "quick", ["teacher_rec=true"])
+    assert switched.to_dict()["student"]["teacher_rec"] is True

@@ -90,6 +90,9 @@ class StudentConfig:
     code_epochs: int = 10  # upper bound of the code-learning stage (Eq. 26), early-stopped
     code_lr: float = 1e-4  # Adam lr of the code learner and codebooks (METHOD-NOTES 7.18)
     variant: Variant = "full"  # Fig. 3 ablation; see ABLATIONS
+    # Eq. 29 as printed has no loss of the teacher's own; Eq. 25 writes M_T(D, D_soft, D_aug),
+    # i.e. the teacher also learns from the data. True adds the teacher's cross-entropy.
+    teacher_rec: bool = False
     # Code-mode switches (CODE_MODE): paper behaviour unless set.
     freeze_teacher: bool = False
     mixed_table_at_test: bool = False
@@ -125,6 +128,8 @@ class StudentConfig:
             raise ValueError(f"eta_convention must be one of {ETA_CONVENTIONS}")
         if self.variant not in ABLATIONS:
             raise ValueError(f"variant must be one of {tuple(ABLATIONS)}, got {self.variant!r}")
+        if self.teacher_rec and self.freeze_teacher:
+            raise ValueError("teacher_rec=True trains the teacher; it needs freeze_teacher=False")
         for name, value in ABLATIONS[self.variant].items():
             if getattr(self, name) != value:
                 raise ValueError(
