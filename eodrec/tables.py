@@ -360,6 +360,30 @@ def _paper_range(text: str | None) -> tuple[float, float]:
     return float(low), float(high)
 
 
+def student_diagnosis(results: list[dict]) -> pd.DataFrame:
+    """What decides a student's score, per run: how distinct its codes are, and what the joint
+    stage did to its teacher (test P@10 before and after distillation), beside its own P@10."""
+    rows = []
+    for r in results:
+        usage = r["code_usage"]
+        rows.append(
+            {
+                "dataset": _dataset(r),
+                "profile": r["profile"],
+                "items sharing their whole code (%)": 100
+                * usage["colliding_items"]
+                / usage["items"],
+                "code entropy (bits, mean over codebooks)": sum(usage["entropy_bits"])
+                / len(usage["entropy_bits"]),
+                "max entropy (bits)": usage["max_entropy_bits"],
+                "teacher P@10 before": 100 * r["teacher_start_test_metrics"]["P@10"],
+                "teacher P@10 after": 100 * r["teacher_test_metrics"]["P@10"],
+                "student P@10": 100 * r["test_metrics"]["P@10"],
+            }
+        )
+    return pd.DataFrame(rows)
+
+
 def student_compression(results: list[dict]) -> pd.DataFrame:
     """Each student's item-table size: Eq. 13's CR beside the paper's CR for its (M, K) in
     Table 4, and the real bytes of its codes + codebooks against the teacher's fp32 table."""

@@ -272,3 +272,21 @@ def test_text_findings_reads_a_statement_with_commas_whole():
     assert "(w/o-c, w/o-b, w/o-s)" in findings.loc["fig3_mixup", "statement"]
     assert findings.loc["fig3_mixup", "value"] == "qualitative"
     assert list(findings.columns) == ["dataset", "statement", "value"]
+
+
+def test_student_diagnosis_reports_code_collisions_and_the_teacher_before_and_after():
+    result = student(p10=0.05)
+    result["code_usage"] = {
+        "colliding_items": 30,
+        "items": 120,
+        "entropy_bits": [1.0, 3.0],
+        "max_entropy_bits": 5.0,
+    }
+    result["teacher_start_test_metrics"] = metrics(0.26, 0.17)
+    result["teacher_test_metrics"] = metrics(0.16, 0.10)
+    row = tables.student_diagnosis([result]).iloc[0]
+    assert row["items sharing their whole code (%)"] == 25.0
+    assert row["code entropy (bits, mean over codebooks)"] == 2.0
+    assert row["teacher P@10 before"] == pytest.approx(26.0)
+    assert row["teacher P@10 after"] == pytest.approx(16.0)
+    assert row["student P@10"] == pytest.approx(5.0)
