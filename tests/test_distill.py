@@ -276,9 +276,12 @@ def test_embedding_mse_moves_the_composite_not_the_teacher():
 
 def test_total_loss_is_eq_29():
     terms = DistillationLosses(*(torch.tensor(x) for x in (1.0, 2.0, 3.0, 5.0)))
-    assert total_loss(*terms, beta=0.1, gamma=0.3).item() == pytest.approx(1 + 2 + 0.9 + 0.5)
+    assert total_loss(*terms[:4], beta=0.1, gamma=0.3).item() == pytest.approx(1 + 2 + 0.9 + 0.5)
     assert terms.total(beta=0.1, gamma=0.3).item() == pytest.approx(4.4)
     assert terms.as_floats() == {"rec": 1.0, "mse": 2.0, "kl": 3.0, "con": 5.0}
+    with_teacher = terms._replace(teacher_rec=torch.tensor(0.25))
+    assert with_teacher.total(beta=0.1, gamma=0.3).item() == pytest.approx(4.65)
+    assert with_teacher.as_floats()["teacher_rec"] == 0.25
 
 
 # --- end to end --------------------------------------------------------------------------------
