@@ -112,11 +112,13 @@ DATASET_STUDENT_SETTINGS: dict[str, dict[str, object]] = {
 # The student's budgets: the code-learning stage, then the joint stage with the training budget
 # below. A `quick` joint step costs ~2x a teacher step, so epochs are capped in steps.
 PROFILE_STUDENT: dict[str, dict[str, object]] = {
-    "smoke": {"code_epochs": 2},
+    "smoke": {"code_epochs": 1},
     "quick": {"code_epochs": 1},
     "paper": {"code_epochs": 10},
 }
 PROFILE_STUDENT_TRAINING: dict[tuple[str, str], dict[str, object]] = {
+    # the book's smoke pages train about fifteen toy students (ablations, audit switches)
+    ("smoke", "toy"): {"epochs": 2, "max_steps_per_epoch": 100},
     ("quick", "Tmall"): {"epochs": 3, "max_steps_per_epoch": 1200},
     ("quick", "retailrocket"): {"epochs": 2, "max_steps_per_epoch": 600},
 }
