@@ -140,6 +140,9 @@ class Trainer:
         self.dir = run_dir(config.run_id, cache_dir)
         self.progress = sys.stderr.isatty() if progress is None else progress
         self.device = pick_device()
+        # The code that trains is the code this process imported, not whatever is checked out
+        # when a later stage starts.
+        self.commit = git_commit()
 
     @property
     def last_path(self) -> Path:
@@ -332,8 +335,7 @@ class Trainer:
         elif rerun:
             last.unlink(missing_ok=True)
             best_path.unlink(missing_ok=True)
-        # The code that trains is the code at (re)start, not whatever is checked out at the end.
-        state["git_commits"].append(git_commit())
+        state["git_commits"].append(self.commit)  # one entry per (re)start of the stage
 
         started = time.perf_counter() - state["wall_time"]
         while loader.epoch < epochs and state["bad_epochs"] < train.patience:
