@@ -31,13 +31,7 @@ from eodrec.distill import (
 )
 from eodrec.metrics import PADDING_ID
 from eodrec.models import CodeLearner, SessionRecommender, Teacher
-from eodrec.models.codes import (
-    CompositionalItemTable,
-    code_usage,
-    codes_from_one_hot,
-    collisions,
-    usage_entropy,
-)
+from eodrec.models.codes import CompositionalItemTable, code_usage_summary, codes_from_one_hot
 from eodrec.models.fast_distill import Workspace, joint_scores
 from eodrec.models.fast_loss import TableGather, full_softmax_cross_entropy
 from eodrec.models.student import StudentConfig
@@ -184,11 +178,11 @@ class CodeLearningStage(Stage):
         """Set the codes to be validated; report how spread out they are (Fig. 6's view)."""
         if self.config.code_snapshot == "best-argmax" or self.last_sample is None:  # noise-free
             self.table.set_codes(learned_codes(self.learner, self.teacher_table))
-        codes = self.table.codes[PADDING_ID + 1 :]
-        counts = code_usage(codes, self.table.n_codewords)
+        usage = code_usage_summary(self.table.codes[PADDING_ID + 1 :], self.table.n_codewords)
+        entropy = usage["entropy_bits"]
         return {
-            "code_entropy_bits": usage_entropy(counts).mean().item(),
-            "colliding_items": collisions(codes),
+            "code_entropy_bits": sum(entropy) / len(entropy),
+            "colliding_items": usage["colliding_items"],
         }
 
 
@@ -278,7 +272,7 @@ class JointStage(Stage):
             ids += self.recombination.readout_ids(views)
         if not (config.gamma > 0 and config.kd_temperature == 1.0):
             return self._plain_losses(batch, views, ids)
-        w = table.mixup.teacher_weight if table._mixing() else 0.0  # e' = w X + (1 - w) e
+        w = table.mixup.teacher_weight if table.mixing else 0.0  # e' = w X + (1 - w) e
         codebooks = table.codebooks
         student_rows = [codebooks.compose_codes(table.codes[i]) for i in ids]  # e rows
         *teacher_rows, X = TableGather.apply(self.teacher.item_table.weight(), *ids)

@@ -34,7 +34,7 @@ from eodrec.evaluate import evaluate
 from eodrec.memory import tune_glibc_malloc
 from eodrec.metrics import PADDING_ID
 from eodrec.models import CodeLearner, Mixup, SessionRecommender, Teacher
-from eodrec.models.codes import code_usage, collisions, dead_codewords, usage_entropy
+from eodrec.models.codes import code_usage_summary
 from eodrec.models.student import build_student
 from eodrec.provenance import git_commit, provenance
 from eodrec.stages import CodeLearningStage, JointStage, Stage, TeacherStage
@@ -144,14 +144,6 @@ class Trainer:
         # when a later stage starts.
         self.commit = git_commit()
 
-    @property
-    def last_path(self) -> Path:
-        return self.dir / "last.pt"
-
-    @property
-    def best_path(self) -> Path:
-        return self.dir / "best.pt"
-
     def run(self, resume: bool = False, rerun: bool = False) -> dict:
         """Train, select on validation, test once, store; a stored result is reused."""
         stored = self.store.find(self.config)
@@ -216,7 +208,7 @@ class Trainer:
                 table.n_codebooks,
                 table.n_codewords,
                 table.state_bytes(),
-                teacher.item_table.weight().numel() * teacher.item_table.weight().element_size(),
+                compression.full_table_bytes(data.n_items + 1, config.model.dim),  # + padding row
             ),
             code_usage=code_usage_summary(table.codes[PADDING_ID + 1 :], table.n_codewords),
         )
@@ -274,11 +266,8 @@ class Trainer:
             train.lr,
             train.weight_decay,
         )
-        epochs = (
-            1
-            if student_config.code_snapshot == "first-epoch-sample"
-            else (student_config.code_epochs)
-        )
+        first_epoch_only = student_config.code_snapshot == "first-epoch-sample"
+        epochs = 1 if first_epoch_only else student_config.code_epochs
         state = self._fit(stage, splits, directory, epochs, resume, False, config_hash=key)
         teacher.requires_grad_(True)
         table = model.item_table
@@ -523,16 +512,3 @@ DISTILLATION_ONLY = (
     "selection",
     "teacher_rec",
 )
-
-
-def code_usage_summary(codes: torch.Tensor, n_codewords: int) -> dict:
-    """Fig. 6's statistics of a code matrix (|V|, M): counts per codeword and their spread."""
-    counts = code_usage(codes, n_codewords)  # (M, K)
-    return {
-        "counts": counts.tolist(),
-        "entropy_bits": usage_entropy(counts).tolist(),
-        "max_entropy_bits": math.log2(n_codewords),
-        "dead_codewords": dead_codewords(counts).tolist(),
-        "colliding_items": collisions(codes),
-        "items": int(codes.shape[0]),
-    }

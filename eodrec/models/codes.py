@@ -343,7 +343,9 @@ class CompositionalItemTable(ItemTable):
             )
         self.mixup: Mixup | None = mixup  # not a Module: the teacher stays unregistered
 
-    def _mixing(self) -> bool:
+    @property
+    def mixing(self) -> bool:
+        """Whether the table is mixed with the teacher's now (training, or code-mode test)."""
         return self.mixup is not None and (self.training or self.mixup.mixed_table_at_test)
 
     def composite_weight(self) -> torch.Tensor:
@@ -354,7 +356,7 @@ class CompositionalItemTable(ItemTable):
         """(...) ids -> (..., N): e'[ids] in training with mixup, else e[ids]; gathers only the
         M codewords of each id (and, when mixing, the teacher's rows for those ids)."""
         vectors = self.codebooks.compose_codes(self.codes[ids])  # (..., N)
-        if self._mixing():
+        if self.mixing:
             return self.mixup.mix(vectors, self.mixup.teacher.lookup(ids))
         return vectors
 
@@ -365,7 +367,7 @@ class CompositionalItemTable(ItemTable):
     def composite_and_weight(self) -> tuple[torch.Tensor, torch.Tensor]:
         """(e, scoring table): the composite and, mixed or not, :meth:`weight`, composed once."""
         composite = self.composite_weight()
-        if self._mixing():
+        if self.mixing:
             return composite, self.mixup.mix(composite, self.mixup.teacher.weight())
         return composite, composite
 
@@ -430,3 +432,16 @@ def collisions(codes: torch.Tensor) -> int:
         return 0
     _, inverse, counts = torch.unique(codes, dim=0, return_inverse=True, return_counts=True)
     return int((counts[inverse] > 1).sum())
+
+
+def code_usage_summary(codes: torch.Tensor, n_codewords: int) -> dict:
+    """Fig. 6's statistics of a code matrix (|V|, M): counts per codeword and their spread."""
+    counts = code_usage(codes, n_codewords)  # (M, K)
+    return {
+        "counts": counts.tolist(),
+        "entropy_bits": usage_entropy(counts).tolist(),
+        "max_entropy_bits": math.log2(n_codewords),
+        "dead_codewords": dead_codewords(counts).tolist(),
+        "colliding_items": collisions(codes),
+        "items": int(codes.shape[0]),
+    }

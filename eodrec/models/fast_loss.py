@@ -139,7 +139,7 @@ def full_softmax_cross_entropy(
     return FullSoftmaxCrossEntropy.apply(theta, weight, targets)
 
 
-def _column_logsumexp(logits: torch.Tensor, scratch: torch.Tensor) -> torch.Tensor:
+def column_logsumexp(logits: torch.Tensor, scratch: torch.Tensor) -> torch.Tensor:
     """(B,) log-sum-exp of each column of ``logits`` (|V|, B), one cache-sized block at a time
     (an online softmax: block maxima reconciled at the end); ``scratch`` holds one block."""
     tops, sums = [], []
