@@ -222,7 +222,7 @@ class JointStage(Stage):
         self.config = config
         table = student.item_table
         codebooks = list(table.codebooks.parameters())
-        heads = [*student.readout.parameters(), *recombination.student_parameters()]
+        heads = [*student.head_parameters(), *recombination.student_parameters()]
         if config.untrained_heads:  # the authors' optimizer misses these (METHOD-NOTES 7.5)
             for parameter in heads:
                 parameter.requires_grad_(False)

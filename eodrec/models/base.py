@@ -2,7 +2,12 @@
 
 A recommender owns an item table (:mod:`eodrec.models.item_tables`) and an encoder:
 
-* ``encode(batch) -> (B, N)``: one session vector theta_s per sequence;
+* ``encode(batch) -> (B, N)``: one session vector theta_s per sequence; it is
+  ``encode_with(batch, item_table.lookup)``, and ``encode_with`` reads item vectors only through
+  the ``lookup`` it is given, called once on ``encoder_ids(batch)``. Distillation uses that seam
+  to feed any backbone the student's mixed rows or rows gathered ahead (:mod:`eodrec.stages`);
+* ``head_parameters()``: the readout parameters the authors' code leaves untrained
+  (``StudentConfig.untrained_heads``); none unless a backbone says otherwise;
 * ``score(session_vectors) -> (B, n_items + 1)``: dot products with every row of the item table,
   column 0 (padding) included; metrics ignore that column;
 * ``loss(batch)``: softmax cross-entropy of ``score(encode(batch))`` against the targets, with
@@ -21,8 +26,8 @@ from torch import nn
 
 from eodrec.data.batch import Batch
 from eodrec.metrics import mask_padding
-from eodrec.models.fast_loss import full_softmax_cross_entropy
-from eodrec.models.item_tables import ItemTable
+from eodrec.models.fast_loss import TableGather, full_softmax_cross_entropy
+from eodrec.models.item_tables import FullItemTable, ItemTable
 
 
 class SessionRecommender(nn.Module, abc.ABC):
@@ -40,9 +45,21 @@ class SessionRecommender(nn.Module, abc.ABC):
     def dim(self) -> int:
         return self.item_table.dim
 
-    @abc.abstractmethod
     def encode(self, batch: Batch) -> torch.Tensor:
         """Session vectors (B, N) for the sequences of ``batch``."""
+        return self.encode_with(batch, self.item_table.lookup)
+
+    def encoder_ids(self, batch: Batch) -> torch.Tensor:
+        """The item ids :meth:`encode_with` looks up: by default the padded (B, L) grid."""
+        return batch.items
+
+    @abc.abstractmethod
+    def encode_with(self, batch: Batch, lookup) -> torch.Tensor:
+        """Session vectors (B, N), item vectors from ``lookup(encoder_ids(batch))``."""
+
+    def head_parameters(self) -> list[nn.Parameter]:
+        """Readout parameters the authors' student never trains (METHOD-NOTES 7.5)."""
+        return []
 
     def score(self, session_vectors: torch.Tensor) -> torch.Tensor:
         """Dot-product scores (B, n_items + 1) of every item, padding column included (Eq. 27)."""
@@ -52,14 +69,24 @@ class SessionRecommender(nn.Module, abc.ABC):
         """Mean softmax cross-entropy over the batch; padding gets probability exactly 0.
 
         Equal to :meth:`reference_loss`; when ``score`` and ``forward`` are the standard ones it
-        is computed without materialising the masked score matrix (see
-        :mod:`eodrec.models.fast_loss`).
+        is computed without materialising the masked score matrix, and over a full table the
+        lookups and the scoring share one table gradient (see :mod:`eodrec.models.fast_loss`).
         """
         if not self._standard_scoring():
             return self.reference_loss(batch)
-        return full_softmax_cross_entropy(
-            self.encode(batch), self.item_table.weight(), batch.targets
-        )
+        if type(self.item_table) is not FullItemTable:
+            return full_softmax_cross_entropy(
+                self.encode(batch), self.item_table.weight(), batch.targets
+            )
+        tables = []
+
+        def lookup(ids: torch.Tensor) -> torch.Tensor:
+            vectors, table = TableGather.apply(self.item_table.weight(), ids)
+            tables.append(table)
+            return vectors
+
+        session_vectors = self.encode_with(batch, lookup)
+        return full_softmax_cross_entropy(session_vectors, tables[0], batch.targets)
 
     def reference_loss(self, batch: Batch) -> torch.Tensor:
         """The loss written out plainly: CE over ``score(encode(batch))`` with column 0 = -inf."""

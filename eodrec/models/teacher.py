@@ -24,7 +24,6 @@ from torch import nn
 
 from eodrec.data.batch import Batch
 from eodrec.models.base import SessionRecommender, init_uniform_
-from eodrec.models.fast_loss import TableGather, full_softmax_cross_entropy
 from eodrec.models.item_tables import FullItemTable, ItemTable
 from eodrec.models.readout import READOUT_VARIANTS, ReadoutVariant, SoftAttentionReadout
 
@@ -218,24 +217,8 @@ class Teacher(SessionRecommender):
         self._check_length(batch)
         return self._padded_states(batch, self.item_table.lookup(batch.items))
 
-    def encode(self, batch: Batch) -> torch.Tensor:
-        """Session vectors theta_s (B, N): the readout of Eq. 3 over the hidden states."""
-        return self.encode_with(batch, self.item_table.lookup)
-
-    def loss(self, batch: Batch) -> torch.Tensor:
-        """The base class's loss; with a full table the lookup and the scoring share one table
-        gradient (:class:`~eodrec.models.fast_loss.TableGather`)."""
-        if type(self.item_table) is not FullItemTable or not self._standard_scoring():
-            return super().loss(batch)
-        tables = []
-
-        def lookup(ids: torch.Tensor) -> torch.Tensor:
-            vectors, table = TableGather.apply(self.item_table.weight(), ids)
-            tables.append(table)
-            return vectors
-
-        session_vectors = self.encode_with(batch, lookup)
-        return full_softmax_cross_entropy(session_vectors, tables[0], batch.targets)
+    def head_parameters(self) -> list[nn.Parameter]:
+        return list(self.readout.parameters())
 
     def _check_length(self, batch: Batch) -> None:
         L = batch.items.shape[1]
