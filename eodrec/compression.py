@@ -95,3 +95,92 @@ def _check_positive(**values: int) -> None:
     for name, value in values.items():
         if int(value) != value or value < 1:
             raise ValueError(f"{name} must be a positive integer, got {value!r}")
+
+
+def check_sttd_shapes(
+    item_shape: tuple[int, ...],
+    dim_shape: tuple[int, ...],
+    rank: int,
+    stp_n: int,
+    n_items: int | None = None,
+    dim: int | None = None,
+) -> None:
+    """Raise ``ValueError`` unless the shapes make a d = 2 STTD table (METHOD-NOTES 5.2).
+
+    Needs R and J2 divisible by n (G1's rank splits into R/n blocks of n; G2 has J2/n columns)
+    and, given the table's size, I1·I2 >= n_items + 1 (padding row included) and J1·J2 == dim.
+    """
+    if len(item_shape) != 2 or len(dim_shape) != 2:
+        raise ValueError(
+            f"only d = 2 cores are supported: item_shape {tuple(item_shape)} and dim_shape "
+            f"{tuple(dim_shape)} must have two entries each"
+        )
+    (I1, I2), (J1, J2) = item_shape, dim_shape
+    _check_positive(I1=I1, I2=I2, J1=J1, J2=J2, rank=rank, stp_n=stp_n)
+    if rank % stp_n:
+        raise ValueError(f"rank R={rank} must be divisible by stp_n n={stp_n}")
+    if J2 % stp_n:
+        raise ValueError(f"J2={J2} (dim_shape[1]) must be divisible by stp_n n={stp_n}")
+    if n_items is not None and I1 * I2 < n_items + 1:
+        raise ValueError(
+            f"item_shape {I1}x{I2} = {I1 * I2} rows cannot hold {n_items} items plus the "
+            f"padding row"
+        )
+    if dim is not None and J1 * J2 != dim:
+        raise ValueError(f"dim_shape {J1}x{J2} = {J1 * J2} must equal dim={dim}")
+
+
+def sttd_size(
+    item_shape: tuple[int, int], dim_shape: tuple[int, int], rank: int, stp_n: int
+) -> int:
+    """Numbers stored by a d = 2 STTD table, I1·J1·R + I2·J2·R/n² (the denominator of Eq. 10).
+
+    G1 is (I1, J1, R) and G2 is (R/n, I2, J2/n); the middle-core term of Eq. 10 is empty.
+    """
+    check_sttd_shapes(item_shape, dim_shape, rank, stp_n)
+    (I1, I2), (J1, J2) = item_shape, dim_shape
+    return I1 * J1 * rank + (rank // stp_n) * I2 * (J2 // stp_n)
+
+
+def sttd_compression_rate(
+    n_items: int,
+    dim: int,
+    item_shape: tuple[int, int],
+    dim_shape: tuple[int, int],
+    rank: int,
+    stp_n: int,
+) -> float:
+    """Eq. 10: CR = Π I_k J_k / size, with the padded I1·I2 rows in the numerator, as printed.
+
+    Tmall (169, 241) x (16, 8), R=60, n=2: 5,213,312 / 191,160 = 27.27.
+    """
+    check_sttd_shapes(item_shape, dim_shape, rank, stp_n, n_items, dim)
+    (I1, I2), (J1, J2) = item_shape, dim_shape
+    return I1 * I2 * J1 * J2 / sttd_size(item_shape, dim_shape, rank, stp_n)
+
+
+def sttd_bytes(
+    item_shape: tuple[int, int], dim_shape: tuple[int, int], rank: int, stp_n: int
+) -> int:
+    """Bytes of the two fp32 STTD cores, the OD-Rec student's whole item state."""
+    return sttd_size(item_shape, dim_shape, rank, stp_n) * FLOAT32_BYTES
+
+
+def sttd_compression(
+    n_items: int,
+    dim: int,
+    item_shape: tuple[int, int],
+    dim_shape: tuple[int, int],
+    rank: int,
+    stp_n: int,
+    teacher_bytes: int,
+) -> dict[str, float]:
+    """What a trained OD-Rec student's result records: Eq. 10's CR beside the real bytes of its
+    cores and of the teacher's full table (the STTD counterpart of :func:`student_compression`)."""
+    student_bytes = sttd_bytes(item_shape, dim_shape, rank, stp_n)
+    return {
+        "cr_eq10": sttd_compression_rate(n_items, dim, item_shape, dim_shape, rank, stp_n),
+        "student_item_bytes": student_bytes,
+        "teacher_item_bytes": teacher_bytes,
+        "byte_ratio": teacher_bytes / student_bytes,
+    }

@@ -15,6 +15,7 @@ import typing
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, fields
 
+from eodrec.models.odrec import ODRecConfig
 from eodrec.models.student import ABLATIONS, StudentConfig
 from eodrec.models.teacher import TeacherConfig
 
@@ -124,8 +125,19 @@ PROFILE_STUDENT_TRAINING: dict[tuple[str, str], dict[str, object]] = {
 }
 
 
-# StudentConfig fields added after student results were stored, with their defaults.
-LATE_STUDENT_DEFAULTS: dict[str, object] = {"teacher_rec": False}
+# OD-Rec's tensor-train shapes (METHOD-NOTES 5.2): I1 I2 >= |V| + 1, J1 J2 = N, CR ~27 and ~30.
+DATASET_ODREC_SETTINGS: dict[str, dict[str, object]] = {
+    "Tmall": {"item_shape": (169, 241), "dim_shape": (16, 8), "rank": 60},
+    "retailrocket": {"item_shape": (117, 316), "dim_shape": (16, 16), "rank": 100},
+    "toy": {"item_shape": (16, 19), "dim_shape": (8, 4), "rank": 8},
+}
+
+# Fields added after results were stored, with their defaults: left out of a config's canonical
+# form at the default, so stored runs keep their names.
+LATE_DEFAULTS: dict[str, dict[str, object]] = {
+    "model": {"backbone": "teacher"},
+    "student": {"teacher_rec": False},
+}
 
 
 @dataclass(frozen=True)
@@ -138,15 +150,17 @@ class ExperimentConfig:
     model: TeacherConfig
     train: TrainConfig
     student: StudentConfig | None = None  # set for the student only
+    odrec: ODRecConfig | None = None  # set for OD-Rec only
 
     def to_dict(self) -> dict[str, object]:
         values = asdict(self)
-        if self.student is None:  # keeps teacher hashes as they were before students existed
-            del values["student"]
-        else:  # settings added later are left out at their default, so stored runs keep names
-            for name, default in LATE_STUDENT_DEFAULTS.items():
-                if values["student"][name] == default:
-                    del values["student"][name]
+        for section in ("student", "odrec"):  # absent sections keep older hashes unchanged
+            if values[section] is None:
+                del values[section]
+        for section, defaults in LATE_DEFAULTS.items():
+            for name, default in defaults.items():
+                if section in values and values[section][name] == default:
+                    del values[section][name]
         return values
 
     @classmethod
@@ -158,6 +172,7 @@ class ExperimentConfig:
             model=TeacherConfig(**values["model"]),
             train=TrainConfig(**values["train"]),
             student=StudentConfig(**values["student"]) if values.get("student") else None,
+            odrec=_odrec_from_dict(values["odrec"]) if values.get("odrec") else None,
         )
 
     def config_hash(self) -> str:
@@ -170,7 +185,8 @@ class ExperimentConfig:
         return f"{self.experiment}-{self.data.dataset}-{self.profile}-{self.config_hash()}"
 
 
-EXPERIMENTS = ("teacher", "student")
+EXPERIMENTS = ("teacher", "student", "odrec")
+DISTILLED = ("student", "odrec")  # experiments that learn from a stored teacher run
 
 
 def make_config(
@@ -200,8 +216,12 @@ def make_config(
     classes = {"data": DataConfig, "model": TeacherConfig, "train": TrainConfig}
     if experiment == "student":
         sections["student"] = {**DATASET_STUDENT_SETTINGS[dataset], **PROFILE_STUDENT[profile]}
-        sections["train"].update(PROFILE_STUDENT_TRAINING.get((profile, dataset), {}))
         classes["student"] = StudentConfig
+    if experiment == "odrec":
+        sections["odrec"] = dict(DATASET_ODREC_SETTINGS[dataset])
+        classes["odrec"] = ODRecConfig
+    if experiment in DISTILLED:  # the joint stage's budget
+        sections["train"].update(PROFILE_STUDENT_TRAINING.get((profile, dataset), {}))
     owner = {f.name: section for section, cls in classes.items() for f in fields(cls)}
     overrides = [_split_override(item) + (item,) for item in overrides]
     # A Fig. 3 variant is a preset: its settings first, so explicit overrides can be checked
@@ -226,6 +246,7 @@ def make_config(
             TeacherConfig(**sections["model"]),
             TrainConfig(**sections["train"]),
             StudentConfig(**sections["student"]) if "student" in sections else None,
+            ODRecConfig(**sections["odrec"]) if "odrec" in sections else None,
         )
     except ValueError as error:
         raise ParameterError(str(error)) from None
@@ -233,10 +254,16 @@ def make_config(
 
 def teacher_config(config: ExperimentConfig) -> ExperimentConfig:
     """The teacher a student distils from: same data, profile and backbone, teacher budget."""
-    if config.student is None:
-        raise ValueError(f"{config.run_id} is not a student")
+    if config.experiment not in DISTILLED:
+        raise ValueError(f"{config.run_id} learns from no teacher")
     teacher = make_config("teacher", config.data.dataset, config.profile)
     return ExperimentConfig("teacher", config.profile, config.data, config.model, teacher.train)
+
+
+def _odrec_from_dict(values: dict) -> ODRecConfig:
+    """JSON stores the shapes as lists; the config holds tuples (and hashes the same)."""
+    shapes = {name: tuple(values[name]) for name in ("item_shape", "dim_shape")}
+    return ODRecConfig(**{**values, **shapes})
 
 
 def _split_override(item: str) -> tuple[str, str]:
@@ -254,6 +281,13 @@ def _parse_value(cls: type, key: str, text: str) -> object:
         if text.lower() in ("none", "null"):
             return None
         hint = next(a for a in args if a is not type(None))
+    if typing.get_origin(hint) is tuple:  # e.g. item_shape=169,241
+        try:
+            return tuple(int(part) for part in text.split(","))
+        except ValueError:
+            raise ParameterError(
+                f"{key}={text!r} is not a comma-separated list of integers"
+            ) from None
     if typing.get_origin(hint) is typing.Literal:
         check_choice(key, text, typing.get_args(hint))
         return text

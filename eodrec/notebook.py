@@ -135,6 +135,20 @@ def stored_results(
     return found, missing
 
 
+def gather_results(
+    page: Page, runs: Sequence[tuple[str, Sequence[str]]]
+) -> tuple[list[dict], list[str]]:
+    """:func:`stored_results` of several ``(experiment, overrides)`` runs, e.g. every baseline
+    of Table 3 as ``("teacher", ["backbone=narm"])``: the results found and the commands for
+    the missing ones."""
+    found, missing = [], []
+    for experiment, overrides in runs:
+        results, absent = stored_results(experiment, page, overrides)
+        found += results
+        missing += absent
+    return found, missing
+
+
 def run_provenance_table(results: list[dict]) -> pd.DataFrame:
     """One line per run: what produced the numbers beside it."""
     return pd.DataFrame(

@@ -30,7 +30,7 @@ from eodrec.distill import (
     split_hot_cold,
 )
 from eodrec.metrics import PADDING_ID
-from eodrec.models import CodeLearner, SessionRecommender, Teacher
+from eodrec.models import CodeLearner, SessionRecommender
 from eodrec.models.codes import CompositionalItemTable, code_usage_summary, codes_from_one_hot
 from eodrec.models.fast_distill import Workspace, joint_scores
 from eodrec.models.fast_loss import TableGather, full_softmax_cross_entropy
@@ -85,7 +85,7 @@ class TeacherStage(Stage):
 
     name = "teacher"
 
-    def __init__(self, model: Teacher, lr: float, weight_decay: float) -> None:
+    def __init__(self, model: SessionRecommender, lr: float, weight_decay: float) -> None:
         self.model = model
         self.optimizer = adam(model.parameters(), lr, weight_decay)
 
@@ -131,7 +131,7 @@ class CodeLearningStage(Stage):
 
     def __init__(
         self,
-        model: Teacher,
+        model: SessionRecommender,
         learner: CodeLearner,
         teacher_table: torch.Tensor,
         config: StudentConfig,
@@ -198,30 +198,31 @@ class JointStage(Stage):
     (Sec. 5.4); frozen, it is Stu-w/o-b and the authors' released behaviour.
 
     The student's scores feed both L_rec and L_soft from one log-softmax, and the teacher's
-    forward pass is skipped when no term needs it (Stu-base).
+    forward pass is skipped when no term needs it (Stu-base). A student table without codes
+    (OD-Rec's tensor train) trains with the same terms less L_mse, its cores in the backbone's
+    optimizer.
     """
 
     name = "joint"
 
     def __init__(
         self,
-        student: Teacher,
-        teacher: Teacher,
+        student: SessionRecommender,
+        teacher: SessionRecommender,
         recombination: HotColdRecombination,
         hot_mask: torch.Tensor,
         config: StudentConfig,
         lr: float,
         weight_decay: float,
     ) -> None:
-        if not isinstance(student.item_table, CompositionalItemTable):
-            raise TypeError("the student's item table must be compositional")
         self.model = student
         self.teacher = teacher
         self.recombination = recombination
         self.hot_mask = hot_mask
         self.config = config
         table = student.item_table
-        codebooks = list(table.codebooks.parameters())
+        self.compositional = isinstance(table, CompositionalItemTable)
+        codebooks = list(table.codebooks.parameters()) if self.compositional else []
         heads = [*student.head_parameters(), *recombination.student_parameters()]
         if config.untrained_heads:  # the authors' optimizer misses these (METHOD-NOTES 7.5)
             for parameter in heads:
@@ -229,7 +230,7 @@ class JointStage(Stage):
         frozen_or_codebook = [*codebooks, *recombination.parameters()]
         backbone = [p for p in student.parameters() if all(p is not q for q in frozen_or_codebook)]
         self.optimizer = adam([*backbone, *recombination.student_parameters()], lr, weight_decay)
-        self.code_optimizer = adam(codebooks, config.code_lr, weight_decay)
+        self.code_optimizer = adam(codebooks, config.code_lr, weight_decay) if codebooks else None
         self.workspace = Workspace()
         self.teacher_optimizer = None
         if config.freeze_teacher:
@@ -245,7 +246,9 @@ class JointStage(Stage):
         return {"model": self.model, "teacher": self.teacher, "recombination": self.recombination}
 
     def optimizers(self) -> dict[str, torch.optim.Optimizer]:
-        optimizers = {"optimizer": self.optimizer, "code_optimizer": self.code_optimizer}
+        optimizers = {"optimizer": self.optimizer}
+        if self.code_optimizer is not None:
+            optimizers["code_optimizer"] = self.code_optimizer
         if self.teacher_optimizer is not None:
             optimizers["teacher_optimizer"] = self.teacher_optimizer
         return optimizers
@@ -270,7 +273,7 @@ class JointStage(Stage):
         ids = [self.model.encoder_ids(batch)]
         if views is not None:
             ids += self.recombination.readout_ids(views)
-        if not (config.gamma > 0 and config.kd_temperature == 1.0):
+        if not (self.compositional and config.gamma > 0 and config.kd_temperature == 1.0):
             return self._plain_losses(batch, views, ids)
         w = table.mixup.teacher_weight if table.mixing else 0.0  # e' = w X + (1 - w) e
         codebooks = table.codebooks
@@ -299,15 +302,20 @@ class JointStage(Stage):
         return DistillationLosses(rec, mse, kl, con, teacher_rec if config.teacher_rec else None)
 
     def _plain_losses(self, batch: Batch, views, ids) -> DistillationLosses:
-        """Eq. 29 term by term: without soft targets (Stu-base, Stu-w/o-s) or at T != 1."""
+        """Eq. 29 term by term: without soft targets (Stu-base, Stu-w/o-s), at T != 1, or for a
+        table without codes (OD-Rec's tensor train: no L_mse, nothing mixed)."""
         config = self.config
         table = self.model.item_table
-        real = slice(PADDING_ID + 1, None)
-        composite, mixed = table.composite_and_weight()  # e and e' (n_items + 1, N)
+        X = self.teacher.item_table.weight()
+        if self.compositional:
+            composite, mixed = table.composite_and_weight()  # e and e' (n_items + 1, N)
+            real = slice(PADDING_ID + 1, None)
+            mse = embedding_mse(composite[real], X[real], config.mse_scale)
+        else:
+            mixed = table.weight()
+            mse = X.new_zeros(())
         *student_rows, mixed = TableGather.apply(mixed, *ids)
         theta_student = self.model.encode_with(batch, lambda _: student_rows[0])  # (B, N)
-        X = self.teacher.item_table.weight()
-        mse = embedding_mse(composite[real], X[real], config.mse_scale)
         rec = full_softmax_cross_entropy(theta_student, mixed, batch.targets)
         kl = con = mse.new_zeros(())
         if not config.distills:  # Stu-base: the teacher takes no part

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 import pandas as pd
 
 from eodrec import compression
+from eodrec.models.backbones import BACKBONE_LABELS
 from eodrec.models.student import ABLATIONS, CODE_MODE, VARIANT_LABELS, StudentConfig
 from eodrec.paper import PAPER_DATASET_NAMES, load_target
 
@@ -177,7 +178,18 @@ def _table2_tolerance(quantity: str) -> float:
 
 TABLE3_METRICS = ["P@5", "NDCG@5", "P@10", "NDCG@10"]
 # The paper's method names for this package's experiments.
-METHOD_NAMES = {"teacher": "Teacher", "student": "Student"}
+# Each result's ``model`` as the paper's tables name it (Table 6 writes NARM-dagger as
+# "NARM-student").
+METHOD_NAMES = {
+    **BACKBONE_LABELS,
+    "student": "Student",
+    "odrec": "OD-Rec",
+    **{
+        f"{b}-student": f"{label}-student" for b, label in BACKBONE_LABELS.items() if b != "teacher"
+    },
+}
+TABLE3_METHODS = ["GRU4Rec", "NARM", "STAMP", "SR-GNN", "SASRec", "Teacher", "OD-Rec", "Student"]
+TABLE6_MODELS = ["NARM", "NARM-student", "SR-GNN", "SR-GNN-student"]
 
 
 def table3(results: list[dict], methods: list[str]) -> pd.DataFrame:
@@ -188,25 +200,78 @@ def table3(results: list[dict], methods: list[str]) -> pd.DataFrame:
     with a code-mode switch set are left out (see :func:`is_paper_student`). Two results for one
     method and dataset are an error, not two rows.
     """
-    paper = load_target("table3")
+    cells = _method_cells(results, load_target("table3"), "method")
+    cells = cells[cells["method"].isin(methods)]
+    order = {m: i for i, m in enumerate(TABLE3_METHODS)}
+    return cells.sort_values(
+        ["dataset", "method"],
+        key=lambda c: c.map(order) if c.name == "method" else c,
+        kind="stable",
+        ignore_index=True,
+    )
+
+
+def table6(results: list[dict]) -> pd.DataFrame:
+    """Table 6 cells in percent: NARM and SR-GNN with full tables and as compressed students
+    (NARM-dagger, SR-GNN-dagger), the paper's beside the stored runs', with each run's profile."""
+    cells = _method_cells(results, load_target("table6"), "model")
+    cells = cells[cells["model"].isin(TABLE6_MODELS)]
+    order = {m: i for i, m in enumerate(TABLE6_MODELS)}
+    return cells.sort_values(
+        ["dataset", "model"],
+        key=lambda c: c.map(order) if c.name == "model" else c,
+        kind="stable",
+        ignore_index=True,
+    )
+
+
+def backbone_gain(cells: pd.DataFrame) -> pd.DataFrame:
+    """From :func:`table6` cells: the relative change (%) of each compressed student over its
+    uncompressed backbone per dataset and metric, ours beside the paper's."""
+    wide = cells.pivot_table(
+        index=["dataset", "quantity"], columns="model", values=["paper", "ours"], dropna=False
+    )
+    rows = []
+    for (dataset, quantity), row in wide.iterrows():
+        for backbone in ("NARM", "SR-GNN"):
+            gains = {
+                side: _relative_gain(
+                    row.get((side, f"{backbone}-student"), math.nan),
+                    row.get((side, backbone), math.nan),
+                )
+                for side in ("paper", "ours")
+            }
+            rows.append(
+                {
+                    "backbone": backbone,
+                    "dataset": dataset,
+                    "metric": quantity,
+                    **{f"{side} gain (%)": gain for side, gain in gains.items()},
+                }
+            )
+    return pd.DataFrame(rows).sort_values(["backbone", "dataset"], ignore_index=True)
+
+
+def _method_cells(results: list[dict], paper: pd.DataFrame, key: str) -> pd.DataFrame:
+    """One row per (method, dataset, metric): paper, ours, difference and profile.
+
+    A compressed student counts only in paper mode (:func:`is_paper_student`); two results for
+    one method and dataset are an error, not two rows.
+    """
     rows = [
         {
-            "method": METHOD_NAMES[r["model"]],
+            key: METHOD_NAMES[r["model"]],
             "dataset": _dataset(r),
             "profile": r["profile"],
             **{m: 100 * r["test_metrics"][m] for m in TABLE3_METRICS},
         }
         for r in results
-        if r["model"] != "student" or is_paper_student(r)
+        if r["config"].get("student") is None or is_paper_student(r)
     ]
-    ours = pd.DataFrame(rows, columns=["method", "dataset", "profile", *TABLE3_METRICS])
-    _check_unique(ours, ["method", "dataset"])
-    cells = compare(ours.drop(columns="profile"), paper, ["method", "dataset"], TABLE3_METRICS)
-    cells = cells.merge(
-        ours[["method", "dataset", "profile"]], on=["method", "dataset"], how="left"
-    )
-    cells = cells[cells["method"].isin(methods)]
-    return cells.sort_values(["dataset", "method"], kind="stable", ignore_index=True)
+    ours = pd.DataFrame(rows, columns=[key, "dataset", "profile", *TABLE3_METRICS])
+    _check_unique(ours, [key, "dataset"])
+    cells = compare(ours.drop(columns="profile"), paper, [key, "dataset"], TABLE3_METRICS)
+    return cells.merge(ours[[key, "dataset", "profile"]], on=[key, "dataset"], how="left")
 
 
 # --- the student: Fig. 3 (ablation), Fig. 6 (code usage), compression, code-mode audit ---------
@@ -400,6 +465,34 @@ def student_compression(results: list[dict]) -> pd.DataFrame:
                 "K": key[2],
                 "CR (Eq. 13)": sizes["cr_eq13"],
                 "paper CR (Table 4)": paper_cr.get(key, math.nan),
+                "student item bytes": sizes["student_item_bytes"],
+                "teacher item bytes": sizes["teacher_item_bytes"],
+                "byte ratio": sizes["byte_ratio"],
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+# OD-Rec's compression rates as Sec. 3.2.2 / the OD-Rec paper state them ("27" and "about 30").
+ODREC_PAPER_CR = {"Tmall": 27.0, "RetailRocket": 30.0}
+
+
+def odrec_compression(results: list[dict]) -> pd.DataFrame:
+    """Each OD-Rec run's tensor-train shapes, Eq. 10's CR beside the stated one, and the real
+    bytes of its two fp32 cores against the teacher's fp32 table."""
+    rows = []
+    for r in results:
+        tt, sizes = r["config"]["odrec"], r["compression"]
+        rows.append(
+            {
+                "dataset": _dataset(r),
+                "profile": r["profile"],
+                "I": " × ".join(map(str, tt["item_shape"])),
+                "J": " × ".join(map(str, tt["dim_shape"])),
+                "R": tt["rank"],
+                "n": tt["stp_n"],
+                "CR (Eq. 10)": sizes["cr_eq10"],
+                "paper CR": ODREC_PAPER_CR.get(_dataset(r), math.nan),
                 "student item bytes": sizes["student_item_bytes"],
                 "teacher item bytes": sizes["teacher_item_bytes"],
                 "byte ratio": sizes["byte_ratio"],

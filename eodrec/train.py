@@ -33,9 +33,11 @@ from eodrec.distill import HotColdRecombination
 from eodrec.evaluate import evaluate
 from eodrec.memory import tune_glibc_malloc
 from eodrec.metrics import PADDING_ID
-from eodrec.models import CodeLearner, Mixup, SessionRecommender, Teacher
+from eodrec.models import CodeLearner, Mixup, SessionRecommender
+from eodrec.models.backbones import build_backbone
 from eodrec.models.codes import code_usage_summary
-from eodrec.models.student import build_student
+from eodrec.models.odrec import build_odrec
+from eodrec.models.student import StudentConfig, build_student
 from eodrec.provenance import git_commit, provenance
 from eodrec.stages import CodeLearningStage, JointStage, Stage, TeacherStage
 from eodrec.store import ResultsStore
@@ -79,11 +81,14 @@ def make_splits(data: SessionData, valid_fraction: float, split_seed: int) -> Sp
 
 
 def build_model(config: ExperimentConfig, n_items: int) -> SessionRecommender:
-    """A fresh model of ``config``: the teacher, or the student with no mixup attached."""
+    """A fresh model of ``config``: a full-table backbone, the student with no mixup attached,
+    or OD-Rec's tensor-train student."""
     torch.manual_seed(config.train.seed)
     if config.student is not None:
         return build_student(n_items, config.model, config.student)
-    return Teacher(config.model, n_items)
+    if config.odrec is not None:
+        return build_odrec(n_items, config.model, config.odrec)
+    return build_backbone(config.model, n_items)
 
 
 def restore_model(config: ExperimentConfig, n_items: int, best: dict) -> SessionRecommender:
@@ -94,12 +99,23 @@ def restore_model(config: ExperimentConfig, n_items: int, best: dict) -> Session
     model = build_model(config, n_items)
     model.load_state_dict(best["model"])
     if config.student is not None and config.student.mixed_table_at_test:
-        teacher = Teacher(config.model, n_items)
+        teacher = build_backbone(config.model, n_items)
         teacher.load_state_dict(best["teacher"])
         model.item_table.set_mixup(
             Mixup(teacher.item_table, config.student.eta, config.student.eta_convention, True)
         )
     return model.eval()
+
+
+def model_name(config: ExperimentConfig) -> str:
+    """What a result is of: the backbone for a full-table run, ``student`` for the paper's
+    student, ``narm-student`` for Table 6's NARM-dagger, ``odrec`` for OD-Rec."""
+    backbone = config.model.backbone
+    if config.experiment == "teacher":
+        return backbone
+    if config.experiment == "student" and backbone != "teacher":
+        return f"{backbone}-student"
+    return config.experiment
 
 
 def train_loader(splits: Splits, train: TrainConfig) -> BatchLoader:
@@ -153,10 +169,12 @@ class Trainer:
         tune_glibc_malloc()
         data = load_dataset(self.config.data.dataset, self.data_dir)
         splits = make_splits(data, self.config.data.valid_fraction, self.config.data.split_seed)
-        if self.config.student is None:
-            result = self._run_teacher(data, splits, resume, rerun)
-        else:
-            result = self._run_student(data, splits, resume, rerun)
+        run = {
+            "teacher": self._run_teacher,
+            "student": self._run_student,
+            "odrec": self._run_odrec,
+        }[self.config.experiment]
+        result = run(data, splits, resume, rerun)
         self.store.save(result, replace=rerun or stored is not None)
         return result
 
@@ -172,35 +190,27 @@ class Trainer:
         return self._result(data, splits, state, test)
 
     def _run_student(self, data: SessionData, splits: Splits, resume: bool, rerun: bool) -> dict:
-        config, student_config, train = self.config, self.config.student, self.config.train
-        teacher_run = teacher_config(config)
-        teacher_result = Trainer(
-            teacher_run, self.data_dir, self.store, self.cache_dir, self.progress
-        ).run(resume=resume)
-        teacher = self._load_teacher(teacher_run, data.n_items)
+        config, student_config = self.config, self.config.student
+        teacher, teacher_result = self._stored_teacher(data, resume)
         codes = self._learn_codes(teacher, splits, resume)
-
-        torch.manual_seed(train.seed)
-        student = build_student(data.n_items, config.model, student_config, teacher.item_table).to(
-            self.device
-        )
+        torch.manual_seed(config.train.seed)
+        student = build_student(data.n_items, config.model, student_config, teacher.item_table)
         student.item_table.set_codes(codes["codes"])
         student.item_table.codebooks.load_state_dict(codes["codebooks"])
-        recombination = HotColdRecombination(
-            config.model.dim, config.model.readout, config.model.init_range
-        ).to(self.device)
-        hot = hot_item_mask(splits.train.sequences, data.n_items, student_config.hot_fraction)
-        stage = JointStage(
-            student, teacher, recombination, hot, student_config, train.lr, train.weight_decay
-        )
         on_test = student_config.selection == "test-best-per-metric"
-        state = self._fit(stage, splits, self.dir, train.epochs, resume, rerun, on_test)
-        result = self._result(data, splits, state, self._evaluate(student, splits.test))
+        result, state = self._distill(
+            student.to(self.device),
+            teacher,
+            teacher_result,
+            student_config,
+            data,
+            splits,
+            resume,
+            rerun,
+            on_test,
+        )
         table = student.item_table
         result.update(
-            teacher_run=teacher_run.run_id,
-            teacher_start_test_metrics=teacher_result["test_metrics"],
-            teacher_test_metrics=self._evaluate(teacher, splits.test),
             code_learning=codes["summary"],
             compression=compression.student_compression(
                 data.n_items,
@@ -219,7 +229,64 @@ class Trainer:
             }
         return result
 
-    def _load_teacher(self, teacher_run: ExperimentConfig, n_items: int) -> Teacher:
+    def _run_odrec(self, data: SessionData, splits: Splits, resume: bool, rerun: bool) -> dict:
+        config, odrec = self.config, self.config.odrec
+        teacher, teacher_result = self._stored_teacher(data, resume)
+        torch.manual_seed(config.train.seed)
+        student = build_odrec(data.n_items, config.model, odrec).to(self.device)
+        result, _ = self._distill(
+            student, teacher, teacher_result, odrec.distillation(), data, splits, resume, rerun
+        )
+        result["compression"] = compression.sttd_compression(
+            data.n_items,
+            config.model.dim,
+            odrec.item_shape,
+            odrec.dim_shape,
+            odrec.rank,
+            odrec.stp_n,
+            compression.full_table_bytes(data.n_items + 1, config.model.dim),  # + padding row
+        )
+        return result
+
+    def _stored_teacher(self, data: SessionData, resume: bool) -> tuple[SessionRecommender, dict]:
+        """The trained teacher of this run and its result (trained first if not stored)."""
+        teacher_run = teacher_config(self.config)
+        result = Trainer(teacher_run, self.data_dir, self.store, self.cache_dir, self.progress).run(
+            resume=resume
+        )
+        return self._load_teacher(teacher_run, data.n_items), result
+
+    def _distill(
+        self,
+        student: SessionRecommender,
+        teacher: SessionRecommender,
+        teacher_result: dict,
+        settings: StudentConfig,
+        data: SessionData,
+        splits: Splits,
+        resume: bool,
+        rerun: bool,
+        on_test: bool = False,
+    ) -> tuple[dict, dict]:
+        """The joint stage: fit, select, test the student; record the teacher before and after."""
+        config, train = self.config, self.config.train
+        recombination = HotColdRecombination(
+            config.model.dim, config.model.readout, config.model.init_range
+        ).to(self.device)
+        hot = hot_item_mask(splits.train.sequences, data.n_items, settings.hot_fraction)
+        stage = JointStage(
+            student, teacher, recombination, hot, settings, train.lr, train.weight_decay
+        )
+        state = self._fit(stage, splits, self.dir, train.epochs, resume, rerun, on_test)
+        result = self._result(data, splits, state, self._evaluate(student, splits.test))
+        result.update(
+            teacher_run=teacher_config(config).run_id,
+            teacher_start_test_metrics=teacher_result["test_metrics"],
+            teacher_test_metrics=self._evaluate(teacher, splits.test),
+        )
+        return result, state
+
+    def _load_teacher(self, teacher_run: ExperimentConfig, n_items: int) -> SessionRecommender:
         path = run_dir(teacher_run.run_id, self.cache_dir) / "best.pt"
         try:
             best = load_checkpoint(path, teacher_run.config_hash())
@@ -229,11 +296,11 @@ class Trainer:
                 f"retrain it with `eodrec train teacher --dataset {teacher_run.data.dataset} "
                 f"--profile {teacher_run.profile} --rerun`"
             ) from None
-        teacher = Teacher(teacher_run.model, n_items)
+        teacher = build_backbone(teacher_run.model, n_items)
         teacher.load_state_dict(best["model"])
         return teacher.to(self.device)
 
-    def _learn_codes(self, teacher: Teacher, splits: Splits, resume: bool) -> dict:
+    def _learn_codes(self, teacher: SessionRecommender, splits: Splits, resume: bool) -> dict:
         """The code-learning stage's selected codes and codebooks, trained once per its hash."""
         config, student_config, train = self.config, self.config.student, self.config.train
         key = code_learning_key(config)
@@ -412,7 +479,7 @@ class Trainer:
         return {
             "id": self.config.run_id,
             "experiment": self.config.experiment,
-            "model": self.config.experiment,
+            "model": model_name(self.config),
             "dataset": self.config.data.dataset,
             "profile": self.config.profile,
             "config_hash": self.config.config_hash(),

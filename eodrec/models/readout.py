@@ -43,6 +43,11 @@ class SoftAttentionReadout(nn.Module):
         self.item_proj = nn.Linear(dim, dim)  # W2, c
         self.attention_vector = nn.Linear(dim, 1, bias=False)  # f
 
+    @property
+    def packed(self) -> bool:
+        """Whether the readout ignores padded positions, so it can run on packed tokens."""
+        return self.variant == "paper"
+
     def forward(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         """x (B, L, N) item vectors, mask (B, L) bool True on real positions -> theta (B, N)."""
         weights = mask.to(x.dtype)[:, :, None]  # (B, L, 1)

@@ -1,8 +1,8 @@
 """The on-device student's settings and construction (paper Sec. 4-5).
 
-The student is the teacher's backbone (a :class:`~eodrec.models.teacher.Teacher` with the same
-:class:`~eodrec.models.teacher.TeacherConfig`) over a :class:`CompositionalItemTable` instead of
-a full table. :class:`StudentConfig` holds everything that is specific to compression and
+The student is its teacher's backbone (the same :class:`~eodrec.models.teacher.TeacherConfig`:
+the paper's transformer, or NARM and SR-GNN for Table 6) over a :class:`CompositionalItemTable`
+instead of a full table. :class:`StudentConfig` holds everything specific to compression and
 distillation: the codes (M, K, Gumbel temperature), the mixup, the loss weights of Eq. 29, the
 Fig. 3 ablation it belongs to, and one switch for each place where the authors' released code
 behaves differently from the paper (METHOD-NOTES 7). Every default is the paper's.
@@ -16,6 +16,8 @@ from typing import Literal
 
 import torch
 
+from eodrec.models.backbones import build_backbone
+from eodrec.models.base import SessionRecommender
 from eodrec.models.codes import (
     ETA_CONVENTIONS,
     CompositionalItemTable,
@@ -24,7 +26,7 @@ from eodrec.models.codes import (
     check_code_dtype,
 )
 from eodrec.models.item_tables import ItemTable
-from eodrec.models.teacher import Teacher, TeacherConfig
+from eodrec.models.teacher import TeacherConfig
 
 Variant = Literal["full", "base", "w/o-m", "w/o-c", "w/o-b", "w/o-s"]
 CodeSnapshot = Literal["best-sample", "best-argmax", "first-epoch-sample"]
@@ -194,6 +196,7 @@ def build_student(
     student: StudentConfig,
     teacher_table: ItemTable | None = None,
     eta: float | None = None,
-) -> Teacher:
+) -> SessionRecommender:
     """The student M_S: the teacher's backbone over a compositional table (Sec. 4)."""
-    return Teacher(model, n_items, student_table(n_items, model, student, teacher_table, eta))
+    table = student_table(n_items, model, student, teacher_table, eta)
+    return build_backbone(model, n_items, table)

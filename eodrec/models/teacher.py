@@ -28,6 +28,8 @@ from eodrec.models.item_tables import FullItemTable, ItemTable
 from eodrec.models.readout import READOUT_VARIANTS, ReadoutVariant, SoftAttentionReadout
 
 LAYER_NORM_EPS = 1e-12  # the authors' BERT-style value, used by every LayerNorm
+# Backbones by name; eodrec.models.backbones maps each to its class.
+BACKBONE_NAMES: tuple[str, ...] = ("teacher", "sasrec", "gru4rec", "narm", "stamp", "srgnn")
 
 
 @dataclass(frozen=True)
@@ -43,6 +45,9 @@ class TeacherConfig:
     readout: ReadoutVariant = "paper"  # "paper" = Eq. 3; "code" = sas.py (tanh, padded mean)
     ffn_residual_scale: float = 1.0  # paper: a standard residual; the authors' teacher uses 4.0
     init_range: float = 0.1  # every parameter ~ U(-0.1, 0.1) (Sec. 6.1.3)
+    # Which encoder turns a session into a vector (eodrec.models.backbones): the teacher's, or a
+    # Table 3 baseline's. Baselines read dim, dropout, init_range and n_layers only.
+    backbone: str = "teacher"
 
     def __post_init__(self) -> None:
         if self.dim < 1 or self.n_heads < 1 or self.dim % self.n_heads != 0:
@@ -59,6 +64,8 @@ class TeacherConfig:
             raise ValueError(f"readout must be one of {READOUT_VARIANTS}, got {self.readout!r}")
         if self.init_range <= 0:
             raise ValueError(f"init_range must be positive, got {self.init_range}")
+        if self.backbone not in BACKBONE_NAMES:
+            raise ValueError(f"backbone must be one of {BACKBONE_NAMES}, got {self.backbone!r}")
 
     @property
     def inner_dim(self) -> int:
@@ -203,7 +210,7 @@ class Teacher(SessionRecommender):
         self.input_norm = nn.LayerNorm(config.dim, eps=LAYER_NORM_EPS)
         self.input_dropout = Dropout(config.dropout)
         self.layers = nn.ModuleList(TransformerLayer(config) for _ in range(config.n_layers))
-        self.readout = SoftAttentionReadout(config.dim, config.readout)
+        self.readout = self._make_readout(config)
         for name, child in self.named_children():
             if own_table or name != "item_table":
                 init_uniform_(child, config.init_range)
@@ -216,6 +223,9 @@ class Teacher(SessionRecommender):
         """
         self._check_length(batch)
         return self._padded_states(batch, self.item_table.lookup(batch.items))
+
+    def _make_readout(self, config: TeacherConfig) -> nn.Module:
+        return SoftAttentionReadout(config.dim, config.readout)
 
     def head_parameters(self) -> list[nn.Parameter]:
         return list(self.readout.parameters())
@@ -232,7 +242,7 @@ class Teacher(SessionRecommender):
     def encoder_ids(self, batch: Batch) -> torch.Tensor:
         """The ids :meth:`encode_with` passes to its ``lookup``: the real tokens in row-major
         order (``paper`` readout) or the whole padded grid (``code``)."""
-        return batch.items[batch.mask] if self.readout.variant == "paper" else batch.items
+        return batch.items[batch.mask] if self.readout.packed else batch.items
 
     def encode_with(self, batch: Batch, lookup) -> torch.Tensor:
         """Session vectors, item vectors from ``lookup(ids)`` with ``ids = encoder_ids(batch)``
@@ -243,7 +253,7 @@ class Teacher(SessionRecommender):
         needs the padded positions' outputs too and runs on the full grid.
         """
         self._check_length(batch)
-        if self.readout.variant != "paper":
+        if not self.readout.packed:
             return self.readout(self._padded_states(batch, lookup(batch.items)), batch.mask)
         B, L = batch.items.shape
         flat = batch.mask.reshape(-1).nonzero().squeeze(1)  # (T,) real positions, row-major

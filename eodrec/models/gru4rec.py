@@ -1,0 +1,86 @@
+"""GRU4Rec (Hidasi et al., "Session-based Recommendations with Recurrent Neural Networks",
+ICLR 2016).
+
+Data flow for a batch of right-padded sequences (B sessions, L positions, N dimensions)::
+
+    x     = Dropout(X[items])                      # item embeddings          (B, L, N)
+    h     = GRU^n_layers(x)                        # over real positions only (B, L, N)
+    theta = h at the last real position            #                          (B, N)
+    score = theta @ X^T                            #                          (B, n_items + 1)
+
+From GRU4Rec: the GRU over the session and its last hidden state as the session's state. Not
+from GRU4Rec: the session-parallel mini-batches and ranking losses; this package trains every
+model on padded prefix examples with softmax cross-entropy over the full table, and scores with
+the item table itself (a tied output layer) so that any item table plugs in. The embedding
+dropout follows the common PyTorch GRU4Rec/NARM implementations. The hyperparameters are the
+EODRec paper's general settings (Sec. 6.1.3), which it applies to every baseline: N = 128
+(Tmall) or 256 (RetailRocket) for both embedding and hidden size, dropout 0.5 or 0.2,
+U(-0.1, 0.1) init, and (in training) batch 100, Adam 1e-3, L2 1e-5.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
+
+from eodrec.data.batch import Batch
+from eodrec.models.base import SessionRecommender, init_uniform_
+from eodrec.models.item_tables import FullItemTable, ItemTable
+from eodrec.models.teacher import Dropout, TeacherConfig
+
+
+class GRUEncoder(nn.Module):
+    """Embedding dropout then a GRU run on the packed real positions, so padding never enters
+    the recurrence (shared by GRU4Rec and NARM)."""
+
+    def __init__(self, config: TeacherConfig) -> None:
+        super().__init__()
+        self.dropout = Dropout(config.dropout)
+        self.gru = nn.GRU(config.dim, config.dim, config.n_layers, batch_first=True)
+
+    def forward(
+        self, vectors: torch.Tensor, lengths: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Item vectors (B, L, N) and lengths (B,) -> the last layer's outputs (B, L, N), zero
+        at padded positions, and each sequence's output at its last real position (B, N)."""
+        packed = pack_padded_sequence(
+            self.dropout(vectors), lengths.cpu(), batch_first=True, enforce_sorted=False
+        )
+        outputs, last = self.gru(packed)  # last: (n_layers, B, N), in the batch's order
+        states, _ = pad_packed_sequence(outputs, batch_first=True, total_length=vectors.shape[1])
+        return states, last[-1]
+
+
+class GRU4Rec(SessionRecommender):
+    """theta_s = the GRU's hidden state after the session's last item.
+
+    Args:
+        config: reads ``dim``, ``dropout``, ``init_range`` and ``n_layers`` only.
+        n_items: number of real items; ids run 1..n_items and 0 is padding.
+        item_table: an :class:`ItemTable` to use instead of a fresh :class:`FullItemTable`;
+            it keeps its own initialisation, everything else is drawn from
+            U(-init_range, init_range) once, at construction.
+    """
+
+    def __init__(
+        self, config: TeacherConfig, n_items: int, item_table: ItemTable | None = None
+    ) -> None:
+        own_table = item_table is None
+        if item_table is None:
+            item_table = FullItemTable(n_items, config.dim)
+        elif (item_table.n_items, item_table.dim) != (n_items, config.dim):
+            raise ValueError(
+                f"item table is {item_table.n_items} items x {item_table.dim} dims, "
+                f"model expects {n_items} x {config.dim}"
+            )
+        super().__init__(item_table)
+        self.config = config
+        self.encoder = GRUEncoder(config)
+        for name, child in self.named_children():
+            if own_table or name != "item_table":
+                init_uniform_(child, config.init_range)
+
+    def encode_with(self, batch: Batch, lookup) -> torch.Tensor:
+        _, last = self.encoder(lookup(batch.items), batch.lengths)  # (B, N)
+        return last
