@@ -550,14 +550,13 @@ def _refuse_to_overwrite(directory: Path, run_id: str, resume: bool, rerun: bool
 def code_learning_key(config: ExperimentConfig) -> str:
     """Hash of what the code-learning stage depends on: data, backbone, budget, teacher and the
     code settings, but none of the distillation settings, so every ablation shares its codes."""
-    student = asdict(config.student)
+    values = config.to_dict()  # settings added later drop out at their default: keys stay
+    student = values["student"]
     for name in DISTILLATION_ONLY:
-        del student[name]
+        student.pop(name, None)
     payload = {
         "teacher": teacher_config(config).run_id,
-        "data": asdict(config.data),
-        "model": asdict(config.model),
-        "train": asdict(config.train),
+        **{section: values[section] for section in ("data", "model", "train")},
         "student": student,
     }
     canonical = json.dumps(payload, sort_keys=True, separators=(",", ":"))
