@@ -6,10 +6,11 @@ import argparse
 import json
 import logging
 import sys
+from dataclasses import asdict
 from pathlib import Path
 
 from eodrec import compression
-from eodrec.config import EXPERIMENTS, PROFILES
+from eodrec.config import EXPERIMENTS, PROFILES, ParameterError
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -20,7 +21,6 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     from eodrec.book import BookError
     from eodrec.checkpoint import CheckpointError
-    from eodrec.config import ParameterError
     from eodrec.data import DataError
     from eodrec.store import StoreError
 
@@ -91,6 +91,20 @@ def _parser() -> argparse.ArgumentParser:
     )
     _add_common(train)
     train.set_defaults(handler=_train)
+
+    sweep = commands.add_parser("sweep", help="train every point of a named grid on Dask")
+    sweep.add_argument("name", help="table4, fig4_beta, fig4_gamma or fig5_eta")
+    sweep.add_argument("--profile", required=True, choices=PROFILES)
+    sweep.add_argument("--dataset", nargs="*", default=None, help="default: the profile's")
+    sweep.add_argument(
+        "--scheduler",
+        default=None,
+        help="address of a running Dask scheduler (default: $DASK_SCHEDULER_ADDRESS, "
+        "else a LocalCluster on this machine)",
+    )
+    sweep.add_argument("--workers", type=int, default=2, help="LocalCluster worker processes")
+    _add_common(sweep)
+    sweep.set_defaults(handler=_sweep)
 
     runs = commands.add_parser("runs", help="list stored runs")
     runs.add_argument("--json", action="store_true", help="print JSON")
@@ -190,6 +204,19 @@ def _train(args: argparse.Namespace) -> int:
         )
     )
     return 0
+
+
+def _sweep(args: argparse.Namespace) -> int:
+    from eodrec.store import default_results_dir
+    from eodrec.sweeps import Paths, grid_configs, run_sweep
+
+    if args.workers < 1:
+        raise ParameterError(f"--workers must be at least 1, got {args.workers}")
+    configs = grid_configs(args.name, args.profile, args.dataset)
+    paths = Paths(args.data_dir, args.results or default_results_dir(), args.cache_dir)
+    report = run_sweep(configs, paths, args.scheduler, args.workers)
+    print(json.dumps(asdict(report), indent=2))
+    return 1 if report.failed else 0
 
 
 def _runs(args: argparse.Namespace) -> int:
