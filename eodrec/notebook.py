@@ -112,24 +112,48 @@ def stored_results(
     ``smoke`` profile a missing result is trained on the spot (seconds on the toy data) and kept
     in the cache directory, so the committed ``results/`` only ever holds real-data runs.
     """
-    from eodrec.checkpoint import default_cache_dir
     from eodrec.config import make_config
+
+    settings = f" --set {' '.join(overrides)}" if overrides else ""
+    configs = [
+        make_config(experiment, dataset, page.profile, overrides) for dataset in page.datasets
+    ]
+    return _results_of(
+        configs,
+        page,
+        lambda c: (
+            f"eodrec train {experiment} --dataset {c.data.dataset} --profile {c.profile}" + settings
+        ),
+    )
+
+
+def sweep_results(name: str, page: Page) -> tuple[list[dict], list[str]]:
+    """The stored results of every point of sweep ``name`` (:mod:`eodrec.sweeps`) on the page's
+    datasets, and the command that trains the missing ones (smoke: trained on the spot)."""
+    from eodrec.sweeps import grid_configs
+
+    found, missing = _results_of(
+        grid_configs(name, page.profile, page.datasets),
+        page,
+        lambda c: f"eodrec sweep {name} --profile {c.profile} --dataset {c.data.dataset}",
+    )
+    return found, list(dict.fromkeys(missing))
+
+
+def _results_of(configs, page: Page, command) -> tuple[list[dict], list[str]]:
+    from eodrec.checkpoint import default_cache_dir
     from eodrec.store import ResultsStore
     from eodrec.train import Trainer
 
     smoke = page.profile == "smoke"
     store = ResultsStore(default_cache_dir() / "results" if smoke else None)
     found, missing = [], []
-    for dataset in page.datasets:
-        config = make_config(experiment, dataset, page.profile, overrides)
+    for config in configs:
         result = store.find(config)
         if result is None and smoke:
             result = Trainer(config, page.data_dir, store, progress=False).run()
         if result is None:
-            settings = f" --set {' '.join(overrides)}" if overrides else ""
-            missing.append(
-                f"eodrec train {experiment} --dataset {dataset} --profile {page.profile}" + settings
-            )
+            missing.append(command(config))
         else:
             found.append(result)
     return found, missing

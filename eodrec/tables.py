@@ -252,6 +252,72 @@ def backbone_gain(cells: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows).sort_values(["backbone", "dataset"], ignore_index=True)
 
 
+# --- sweeps: Table 4 (M x K), Fig. 4 (beta, gamma), Fig. 5 (eta) ------------------------------
+
+# text_findings ids of each swept setting's best value as the paper states it (Sec. 6.6).
+BEST_FINDINGS = {"beta": "fig4_best_beta", "gamma": "fig4_best_gamma", "eta": "fig5_best_eta"}
+
+
+def table4(results: list[dict]) -> pd.DataFrame:
+    """Table 4 cells: CR (Eq. 13) and the four metrics (%) of every (M, K), ours beside the
+    paper's, with each run's profile. Students of one dataset and (M, K) must be unique."""
+    rows = [
+        {
+            "dataset": _dataset(r),
+            "M": r["config"]["student"]["n_codebooks"],
+            "K": r["config"]["student"]["n_codewords"],
+            "profile": r["profile"],
+            "CR": r["compression"]["cr_eq13"],
+            **{m: 100 * r["test_metrics"][m] for m in TABLE3_METRICS},
+        }
+        for r in results
+    ]
+    keys = ["dataset", "M", "K"]
+    ours = pd.DataFrame(rows, columns=[*keys, "profile", "CR", *TABLE3_METRICS])
+    _check_unique(ours, keys)
+    cells = compare(
+        ours.drop(columns="profile"), load_target("table4"), keys, ["CR", *TABLE3_METRICS]
+    )
+    cells = cells.merge(ours[[*keys, "profile"]], on=keys, how="left")
+    return cells.sort_values(keys, kind="stable", ignore_index=True)
+
+
+def sensitivity(results: list[dict], setting: str) -> pd.DataFrame:
+    """Fig. 4/5 curves: one row per (dataset, value of ``setting``, split, metric), in %."""
+    rows = [
+        {
+            "dataset": _dataset(r),
+            setting: r["config"]["student"][setting],
+            "split": split,
+            "metric": metric,
+            "value (%)": 100 * r[f"{split}_metrics"][metric],
+        }
+        for r in results
+        for split in ("valid", "test")
+        for metric in FIG3_METRICS
+    ]
+    return pd.DataFrame(rows).sort_values(["dataset", setting], ignore_index=True)
+
+
+def best_setting(results: list[dict], setting: str, select: str = "NDCG@10") -> pd.DataFrame:
+    """Per dataset, the swept value with the best validation ``select`` (how this package picks
+    a setting) beside the best value the paper states, and the test metrics there."""
+    paper = text_findings().query("id == @BEST_FINDINGS[@setting]").set_index("dataset")["value"]
+    rows = []
+    for dataset in sorted({_dataset(r) for r in results}):
+        runs = [r for r in results if _dataset(r) == dataset]
+        best = max(runs, key=lambda r: r["valid_metrics"][select])
+        rows.append(
+            {
+                "dataset": dataset,
+                f"best {setting} (validation {select})": best["config"]["student"][setting],
+                f"paper's best {setting}": pd.to_numeric(paper.get(dataset), errors="coerce"),
+                **{f"test {m} (%)": 100 * best["test_metrics"][m] for m in FIG3_METRICS},
+            }
+        )
+    return pd.DataFrame(rows)
+
+
 def _method_cells(results: list[dict], paper: pd.DataFrame, key: str) -> pd.DataFrame:
     """One row per (method, dataset, metric): paper, ours, difference and profile.
 
