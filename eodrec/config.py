@@ -125,6 +125,14 @@ PROFILE_STUDENT_TRAINING: dict[tuple[str, str], dict[str, object]] = {
 }
 
 
+# A sweep point's budget where it is smaller than a single run's: `quick` sweeps must finish in
+# about two hours per dataset and page on a 2-core CPU (issue: one code-learning stage per (M, K)
+# of Table 4), so each point gets one epoch of the code stage and of the joint stage, capped.
+PROFILE_SWEEP_TRAINING: dict[tuple[str, str], dict[str, object]] = {
+    ("quick", "Tmall"): {"epochs": 1, "max_steps_per_epoch": 600},
+    ("quick", "retailrocket"): {"epochs": 1, "max_steps_per_epoch": 150},
+}
+
 # OD-Rec's tensor-train shapes (METHOD-NOTES 5.2): I1 I2 >= |V| + 1, J1 J2 = N, CR ~27 and ~30.
 DATASET_ODREC_SETTINGS: dict[str, dict[str, object]] = {
     "Tmall": {"item_shape": (169, 241), "dim_shape": (16, 8), "rank": 60},

@@ -72,16 +72,21 @@ GRIDS: dict[str, Callable[[str, str], list[list[str]]]] = {
 def grid_configs(
     name: str, profile: str, datasets: Sequence[str] | None = None
 ) -> list[ExperimentConfig]:
-    """The student configs of grid ``name`` on ``datasets`` (default: the profile's)."""
-    from eodrec.config import profile_datasets
+    """The student configs of grid ``name`` on ``datasets`` (default: the profile's), each with
+    the sweep budget of its profile and dataset (``PROFILE_SWEEP_TRAINING``)."""
+    from eodrec.config import PROFILE_SWEEP_TRAINING, profile_datasets
 
     if name not in GRIDS:
         raise ParameterError(f"unknown sweep {name!r}; sweeps: {', '.join(GRIDS)}")
-    return [
-        make_config("student", dataset, profile, overrides)
-        for dataset in datasets or profile_datasets(profile)
-        for overrides in GRIDS[name](dataset, profile)
-    ]
+    configs = []
+    for dataset in datasets or profile_datasets(profile):
+        budget = PROFILE_SWEEP_TRAINING.get((profile, dataset), {})
+        budget_overrides = [f"{key}={value}" for key, value in budget.items()]
+        configs += [
+            make_config("student", dataset, profile, [*budget_overrides, *overrides])
+            for overrides in GRIDS[name](dataset, profile)
+        ]
+    return configs
 
 
 @dataclass

@@ -19,6 +19,7 @@ def test_grids_cover_the_papers_values():
         c.student.code_dtype == ("int16" if c.student.n_codewords > 256 else "uint8")
         for c in table4
     )
+    assert {(c.train.epochs, c.train.max_steps_per_epoch) for c in table4} == {(1, 600)}  # budget
     etas = grid_configs("fig5_eta", "quick")
     assert sorted({c.student.eta for c in etas}) == list(FIG5_ETAS)
     assert {c.data.dataset for c in etas} == {"Tmall", "retailrocket"}
