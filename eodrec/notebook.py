@@ -173,6 +173,32 @@ def gather_results(
     return found, missing
 
 
+def page_results(page: Page) -> list[dict]:
+    """Every stored result of the page's profile (smoke: the ones trained on the spot)."""
+    from eodrec.checkpoint import default_cache_dir
+    from eodrec.store import ResultsStore
+
+    store = ResultsStore(default_cache_dir() / "results" if page.profile == "smoke" else None)
+    return [r for r in store.runs() if r["profile"] == page.profile]
+
+
+def status_table(results: list[dict]) -> pd.DataFrame:
+    """One line per result: what it is and everything that produced it."""
+    if not results:
+        return pd.DataFrame()
+    rows = [
+        {
+            "model": r["model"],
+            "dataset": r["dataset"],
+            "created": r["provenance"]["created"][:16].replace("T", " "),
+            "torch": r["provenance"]["versions"]["torch"],
+            "python": r["provenance"]["versions"]["python"],
+        }
+        for r in results
+    ]
+    return pd.concat([pd.DataFrame(rows), run_provenance_table(results)], axis=1)
+
+
 def run_provenance_table(results: list[dict]) -> pd.DataFrame:
     """One line per run: what produced the numbers beside it."""
     return pd.DataFrame(
