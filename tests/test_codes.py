@@ -163,6 +163,26 @@ def test_lookup_equals_weight_rows():
     assert torch.allclose(table.weight(), table.composite_weight())
 
 
+def test_factorized_scores_equal_dense_scores_and_follow_the_mixup():
+    table = make_table().eval()
+    theta = torch.randn(5, DIM)
+    dense = theta @ table.composite_weight().T
+    assert table.score(theta).shape == (5, N_ITEMS + 1)
+    assert torch.allclose(table.score(theta), dense, atol=1e-5)
+    teacher = make_teacher_table()
+    mixed = make_table(mixup=Mixup(teacher, eta=0.8, mixed_table_at_test=True)).eval()
+    assert torch.allclose(mixed.score(theta), theta @ mixed.weight().T, atol=1e-5)
+    assert not torch.allclose(mixed.score(theta), dense, atol=1e-3)
+
+
+def test_factorized_scores_send_gradient_to_session_and_codewords():
+    table = make_table().eval()
+    theta = torch.randn(3, DIM, requires_grad=True)
+    table.score(theta).pow(2).sum().backward()
+    assert theta.grad.abs().sum() > 0
+    assert table.codebooks.codewords.grad.abs().sum() > 0
+
+
 def test_lookup_and_weight_send_gradient_to_the_codebooks_only():
     table = make_table()
     (table.lookup(torch.tensor([2, 4])).sum() + table.weight().pow(2).sum()).backward()

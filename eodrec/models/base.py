@@ -63,7 +63,7 @@ class SessionRecommender(nn.Module, abc.ABC):
 
     def score(self, session_vectors: torch.Tensor) -> torch.Tensor:
         """Dot-product scores (B, n_items + 1) of every item, padding column included (Eq. 27)."""
-        return session_vectors @ self.item_table.weight().T  # (B, N) @ (N, n_items+1)
+        return self.item_table.score(session_vectors)  # (B, n_items + 1)
 
     def loss(self, batch: Batch) -> torch.Tensor:
         """Mean softmax cross-entropy over the batch; padding gets probability exactly 0.

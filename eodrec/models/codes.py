@@ -226,6 +226,18 @@ class Codebooks(nn.Module):
         return vectors.reshape(*codes.shape[:-1], self.dim)  # (..., N)
 
 
+    def score_codes(self, session_vectors: torch.Tensor, codes: torch.Tensor) -> torch.Tensor:
+        """Scores (B, n) of session vectors (B, N) against the items of ``codes`` (n, M) without
+        composing their embeddings: theta . e_v = sum_m theta . A[m*K + c_v^m].
+
+        M*K*N multiply-adds for theta against every codeword, then M gathered adds per item,
+        against n*N multiply-adds (plus n*M*N to compose the table) for dense scoring.
+        """
+        per_codeword = self.codewords @ session_vectors.T  # (M*K, B)
+        rows = codes.long() + self.offsets()  # (n, M) rows of A
+        return F.embedding_bag(rows, per_codeword, mode="sum").T  # (B, n)
+
+
 class _SumOfRows(torch.autograd.Function):
     """``A[rows].sum(1)`` for rows (n, M): an embedding bag whose backward is M ``index_add_``
     calls, 3x faster on CPU than the bag's generic dense backward for a whole item table."""
@@ -363,6 +375,13 @@ class CompositionalItemTable(ItemTable):
     def weight(self) -> torch.Tensor:
         """The full table (n_items + 1, N) that scoring multiplies with (Eq. 18 or Eq. 12)."""
         return self.composite_and_weight()[1]
+
+    def score(self, session_vectors: torch.Tensor) -> torch.Tensor:
+        """Scores against every item: factorized over the codebooks (:meth:`Codebooks.score_codes`)
+        unless the table is mixed with the teacher's, which needs the dense product."""
+        if self.mixing:
+            return super().score(session_vectors)
+        return self.codebooks.score_codes(session_vectors, self.codes)  # (B, n_items + 1)
 
     def composite_and_weight(self) -> tuple[torch.Tensor, torch.Tensor]:
         """(e, scoring table): the composite and, mixed or not, :meth:`weight`, composed once."""

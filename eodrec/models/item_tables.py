@@ -4,7 +4,7 @@ A table has exactly two methods, and a model may use nothing else:
 
 * ``lookup(ids)``: ids of any shape ``(...)`` -> vectors ``(..., N)``; id 0 is padding.
 * ``weight()``: the full table ``(n_items + 1, N)``, row ``i`` for item id ``i`` (row 0 is the
-  padding row). Scoring is ``session_vectors @ weight().T``.
+  padding row). Scoring, ``score(session_vectors)``, equals ``session_vectors @ weight().T``.
 
 ``lookup(ids)`` must equal ``weight()[ids]`` in value, but a table may compute it more cheaply
 (a compositional-code table sums M codebook rows; a tensor-train table contracts only the cores
@@ -34,6 +34,11 @@ class ItemTable(nn.Module, abc.ABC):
     @abc.abstractmethod
     def weight(self) -> torch.Tensor:
         """The full table (n_items + 1, N) that scoring multiplies with."""
+
+    def score(self, session_vectors: torch.Tensor) -> torch.Tensor:
+        """(B, N) -> (B, n_items + 1) dot products with every row; a table may compute them
+        without building :meth:`weight` (compositional codes do)."""
+        return session_vectors @ self.weight().T
 
 
 class FullItemTable(ItemTable):
