@@ -222,7 +222,10 @@ class Codebooks(nn.Module):
         """
         M = self.n_codebooks
         rows = (codes.long() + self.offsets()).reshape(-1, M)  # (n, M) rows of A
-        vectors = _SumOfRows.apply(self.codewords, rows)  # (n, N)
+        if torch.is_grad_enabled() and self.codewords.requires_grad:
+            vectors = _SumOfRows.apply(self.codewords, rows)  # (n, N)
+        else:  # inference (and export, which cannot trace a custom autograd Function)
+            vectors = F.embedding_bag(rows, self.codewords, mode="sum")  # (n, N)
         return vectors.reshape(*codes.shape[:-1], self.dim)  # (..., N)
 
 

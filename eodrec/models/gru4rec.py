@@ -32,7 +32,12 @@ from eodrec.models.teacher import Dropout, TeacherConfig
 
 class GRUEncoder(nn.Module):
     """Embedding dropout then a GRU run on the packed real positions, so padding never enters
-    the recurrence (shared by GRU4Rec and NARM)."""
+    the recurrence (shared by GRU4Rec and NARM).
+
+    An exported graph cannot pack (the packed sizes depend on the data), so export runs the GRU
+    on the right-padded grid: the recurrence is causal, so every real position's output, the
+    last real one included, is the same; padded positions' outputs are zeroed as packing does.
+    """
 
     def __init__(self, config: TeacherConfig) -> None:
         super().__init__()
@@ -44,12 +49,22 @@ class GRUEncoder(nn.Module):
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """Item vectors (B, L, N) and lengths (B,) -> the last layer's outputs (B, L, N), zero
         at padded positions, and each sequence's output at its last real position (B, N)."""
+        if torch.compiler.is_exporting():
+            return self._padded(self.dropout(vectors), lengths)
         packed = pack_padded_sequence(
             self.dropout(vectors), lengths.cpu(), batch_first=True, enforce_sorted=False
         )
         outputs, last = self.gru(packed)  # last: (n_layers, B, N), in the batch's order
         states, _ = pad_packed_sequence(outputs, batch_first=True, total_length=vectors.shape[1])
         return states, last[-1]
+
+    def _padded(self, vectors: torch.Tensor, lengths: torch.Tensor):
+        outputs, _ = self.gru(vectors)  # (B, L, N), causal: padding comes after the real items
+        L = vectors.shape[1]
+        real = torch.arange(L, device=vectors.device)[None, :] < lengths[:, None]  # (B, L)
+        states = outputs * real[:, :, None]
+        last = outputs[torch.arange(vectors.shape[0], device=vectors.device), lengths - 1]
+        return states, last
 
 
 class GRU4Rec(SessionRecommender):

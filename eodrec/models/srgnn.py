@@ -61,10 +61,11 @@ def session_graphs(batch: Batch) -> SessionGraphs:
     rank = is_first.cumsum(dim=1) - 1  # (B, L) node index at first occurrences
     alias = torch.where(mask, rank.gather(1, first_seen), 0)  # (B, L)
     n_nodes = is_first.sum(dim=1)  # (B,)
-    n = max(int(n_nodes.max()), 1)
-    rows, cols = is_first.nonzero(as_tuple=True)
-    node_items = items.new_zeros(B, n)
-    node_items[rows, rank[rows, cols]] = items[rows, cols]
+    # An exported graph cannot size a tensor by the data: it keeps L nodes, the most a session
+    # of length L can have (the extra ones are padding nodes, masked like any other).
+    n = L if torch.compiler.is_exporting() else max(int(n_nodes.max()), 1)
+    slot = torch.where(is_first, rank, n)  # (B, L) node of each first occurrence; n = discard
+    node_items = items.new_zeros(B, n + 1).scatter_(1, slot, items)[:, :n]  # (B, n)
     # Transition t -> t + 1 is real when position t + 1 is (right padding).
     edges = alias[:, :-1] * n + alias[:, 1:]  # (B, L-1) flat (source, target) index
     counts = torch.zeros(B, n * n, device=items.device)
