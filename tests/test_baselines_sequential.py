@@ -5,7 +5,6 @@ import dataclasses
 import pytest
 import torch
 
-from eodrec.data.batch import Batch
 from eodrec.metrics import rank_of_target
 from eodrec.models.base import SessionRecommender
 from eodrec.models.gru4rec import GRU4Rec
@@ -13,26 +12,11 @@ from eodrec.models.item_tables import FullItemTable
 from eodrec.models.narm import NARM
 from eodrec.models.stamp import STAMP
 from eodrec.models.teacher import TeacherConfig
+from tests.test_models import make_batch
 
 N_ITEMS = 12
 DIM = 16
 MODELS = [GRU4Rec, NARM, STAMP]
-
-
-def make_batch(sequences, targets, length=None):
-    """Right-pad ``sequences`` with 0 to ``length`` (default: the longest) into a Batch."""
-    length = length or max(len(s) for s in sequences)
-    items = torch.zeros(len(sequences), length, dtype=torch.int64)
-    for row, sequence in enumerate(sequences):
-        items[row, : len(sequence)] = torch.tensor(sequence)
-    mask = items > 0
-    return Batch(
-        items=items,
-        mask=mask,
-        lengths=mask.sum(dim=1),
-        targets=torch.tensor(targets),
-        index=torch.arange(len(sequences)),
-    )
 
 
 def make_model(cls, seed=0, **overrides):

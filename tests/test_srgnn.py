@@ -6,28 +6,12 @@ import numpy as np
 import pytest
 import torch
 
-from eodrec.data.batch import Batch
 from eodrec.metrics import rank_of_target
 from eodrec.models import FullItemTable, TeacherConfig
 from eodrec.models.srgnn import SRGNN, session_graphs
+from tests.test_models import make_batch
 
 N_ITEMS = 12
-
-
-def make_batch(sequences, targets, length=None):
-    """Right-pad ``sequences`` with 0 to ``length`` (default: the longest) into a Batch."""
-    length = length or max(len(s) for s in sequences)
-    items = torch.zeros(len(sequences), length, dtype=torch.int64)
-    for row, sequence in enumerate(sequences):
-        items[row, : len(sequence)] = torch.tensor(sequence)
-    mask = items > 0
-    return Batch(
-        items=items,
-        mask=mask,
-        lengths=mask.sum(dim=1),
-        targets=torch.tensor(targets),
-        index=torch.arange(len(sequences)),
-    )
 
 
 def small_model(seed=0, **overrides):

@@ -37,6 +37,13 @@ class SessionRecommender(nn.Module, abc.ABC):
         super().__init__()
         self.item_table = item_table
 
+    def init_parameters_(self, init_range: float, keep_table: bool) -> None:
+        """Draw every child module from U(-init_range, init_range), once, at construction; an
+        item table passed in (``keep_table``) keeps its own initialisation."""
+        for name, child in self.named_children():
+            if not (keep_table and name == "item_table"):
+                init_uniform_(child, init_range)
+
     @property
     def n_items(self) -> int:
         return self.item_table.n_items
@@ -100,6 +107,19 @@ class SessionRecommender(nn.Module, abc.ABC):
 
     def forward(self, batch: Batch) -> torch.Tensor:
         return self.score(self.encode(batch))  # (B, n_items+1)
+
+
+def checked_table(item_table: ItemTable | None, n_items: int, dim: int) -> ItemTable:
+    """A model's item table: a fresh :class:`FullItemTable`, or the one given (a compressed
+    table, say) once its shape is checked."""
+    if item_table is None:
+        return FullItemTable(n_items, dim)
+    if (item_table.n_items, item_table.dim) != (n_items, dim):
+        raise ValueError(
+            f"item table is {item_table.n_items} items x {item_table.dim} dims, "
+            f"model expects {n_items} x {dim}"
+        )
+    return item_table
 
 
 def init_uniform_(module: nn.Module, init_range: float) -> None:

@@ -228,7 +228,6 @@ class Codebooks(nn.Module):
             vectors = F.embedding_bag(rows, self.codewords, mode="sum")  # (n, N)
         return vectors.reshape(*codes.shape[:-1], self.dim)  # (..., N)
 
-
     def score_codes(self, session_vectors: torch.Tensor, codes: torch.Tensor) -> torch.Tensor:
         """Scores (B, n) of session vectors (B, N) against the items of ``codes`` (n, M) without
         composing their embeddings: theta . e_v = sum_m theta . A[m*K + c_v^m].

@@ -25,8 +25,8 @@ from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from eodrec.data.batch import Batch
-from eodrec.models.base import SessionRecommender, init_uniform_
-from eodrec.models.item_tables import FullItemTable, ItemTable
+from eodrec.models.base import SessionRecommender, checked_table
+from eodrec.models.item_tables import ItemTable
 from eodrec.models.teacher import Dropout, TeacherConfig
 
 
@@ -81,20 +81,11 @@ class GRU4Rec(SessionRecommender):
     def __init__(
         self, config: TeacherConfig, n_items: int, item_table: ItemTable | None = None
     ) -> None:
-        own_table = item_table is None
-        if item_table is None:
-            item_table = FullItemTable(n_items, config.dim)
-        elif (item_table.n_items, item_table.dim) != (n_items, config.dim):
-            raise ValueError(
-                f"item table is {item_table.n_items} items x {item_table.dim} dims, "
-                f"model expects {n_items} x {config.dim}"
-            )
-        super().__init__(item_table)
+        keep_table = item_table is not None
+        super().__init__(checked_table(item_table, n_items, config.dim))
         self.config = config
         self.encoder = GRUEncoder(config)
-        for name, child in self.named_children():
-            if own_table or name != "item_table":
-                init_uniform_(child, config.init_range)
+        self.init_parameters_(config.init_range, keep_table)
 
     def encode_with(self, batch: Batch, lookup) -> torch.Tensor:
         _, last = self.encoder(lookup(batch.items), batch.lengths)  # (B, N)

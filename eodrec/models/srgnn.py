@@ -34,8 +34,8 @@ import torch
 from torch import nn
 
 from eodrec.data.batch import Batch
-from eodrec.models.base import SessionRecommender, init_uniform_
-from eodrec.models.item_tables import FullItemTable, ItemTable
+from eodrec.models.base import SessionRecommender, checked_table
+from eodrec.models.item_tables import ItemTable
 from eodrec.models.teacher import TeacherConfig
 
 
@@ -141,21 +141,12 @@ class SRGNN(SessionRecommender):
     def __init__(
         self, config: TeacherConfig, n_items: int, item_table: ItemTable | None = None
     ) -> None:
-        own_table = item_table is None
-        if item_table is None:
-            item_table = FullItemTable(n_items, config.dim)
-        elif (item_table.n_items, item_table.dim) != (n_items, config.dim):
-            raise ValueError(
-                f"item table is {item_table.n_items} items x {item_table.dim} dims, "
-                f"model expects {n_items} x {config.dim}"
-            )
-        super().__init__(item_table)
+        keep_table = item_table is not None
+        super().__init__(checked_table(item_table, n_items, config.dim))
         self.config = config
         self.layers = nn.ModuleList(GatedGraphLayer(config.dim) for _ in range(config.n_layers))
         self.readout = SRGNNReadout(config.dim)
-        for name, child in self.named_children():
-            if own_table or name != "item_table":
-                init_uniform_(child, config.init_range)
+        self.init_parameters_(config.init_range, keep_table)
 
     def encoder_ids(self, batch: Batch) -> torch.Tensor:
         """The node items (B, n) of the session graphs, 0 on padding nodes."""

@@ -23,8 +23,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from eodrec.data.batch import Batch
-from eodrec.models.base import SessionRecommender, init_uniform_
-from eodrec.models.item_tables import FullItemTable, ItemTable
+from eodrec.models.base import SessionRecommender, checked_table
+from eodrec.models.item_tables import ItemTable
 from eodrec.models.readout import READOUT_VARIANTS, ReadoutVariant, SoftAttentionReadout
 
 LAYER_NORM_EPS = 1e-12  # the authors' BERT-style value, used by every LayerNorm
@@ -196,24 +196,15 @@ class Teacher(SessionRecommender):
     def __init__(
         self, config: TeacherConfig, n_items: int, item_table: ItemTable | None = None
     ) -> None:
-        own_table = item_table is None
-        if item_table is None:
-            item_table = FullItemTable(n_items, config.dim)
-        elif (item_table.n_items, item_table.dim) != (n_items, config.dim):
-            raise ValueError(
-                f"item table is {item_table.n_items} items x {item_table.dim} dims, "
-                f"model expects {n_items} x {config.dim}"
-            )
-        super().__init__(item_table)
+        keep_table = item_table is not None
+        super().__init__(checked_table(item_table, n_items, config.dim))
         self.config = config
         self.positions = nn.Embedding(config.max_length, config.dim)  # P
         self.input_norm = nn.LayerNorm(config.dim, eps=LAYER_NORM_EPS)
         self.input_dropout = Dropout(config.dropout)
         self.layers = nn.ModuleList(TransformerLayer(config) for _ in range(config.n_layers))
         self.readout = self._make_readout(config)
-        for name, child in self.named_children():
-            if own_table or name != "item_table":
-                init_uniform_(child, config.init_range)
+        self.init_parameters_(config.init_range, keep_table)
 
     def hidden_states(self, batch: Batch) -> torch.Tensor:
         """Transformer outputs H (B, L, N) for every position, padded ones included (Eq. 2).
