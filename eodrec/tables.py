@@ -201,25 +201,22 @@ def table3(results: list[dict], methods: list[str]) -> pd.DataFrame:
     method and dataset are an error, not two rows.
     """
     cells = _method_cells(results, load_target("table3"), "method")
-    cells = cells[cells["method"].isin(methods)]
-    order = {m: i for i, m in enumerate(TABLE3_METHODS)}
-    return cells.sort_values(
-        ["dataset", "method"],
-        key=lambda c: c.map(order) if c.name == "method" else c,
-        kind="stable",
-        ignore_index=True,
-    )
+    return _in_order(cells[cells["method"].isin(methods)], "method", TABLE3_METHODS)
 
 
 def table6(results: list[dict]) -> pd.DataFrame:
     """Table 6 cells in percent: NARM and SR-GNN with full tables and as compressed students
     (NARM-dagger, SR-GNN-dagger), the paper's beside the stored runs', with each run's profile."""
     cells = _method_cells(results, load_target("table6"), "model")
-    cells = cells[cells["model"].isin(TABLE6_MODELS)]
-    order = {m: i for i, m in enumerate(TABLE6_MODELS)}
+    return _in_order(cells[cells["model"].isin(TABLE6_MODELS)], "model", TABLE6_MODELS)
+
+
+def _in_order(cells: pd.DataFrame, key: str, order: list[str]) -> pd.DataFrame:
+    """Rows by dataset, then ``key`` in the order the paper prints them."""
+    rank = {name: i for i, name in enumerate(order)}
     return cells.sort_values(
-        ["dataset", "model"],
-        key=lambda c: c.map(order) if c.name == "model" else c,
+        ["dataset", key],
+        key=lambda column: column.map(rank) if column.name == key else column,
         kind="stable",
         ignore_index=True,
     )
