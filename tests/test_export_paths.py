@@ -17,7 +17,7 @@ def exporting(monkeypatch):
     monkeypatch.setattr(torch.compiler, "is_exporting", lambda: True)
 
 
-@pytest.mark.parametrize("backbone", ["gru4rec", "narm", "srgnn"])
+@pytest.mark.parametrize("backbone", ["teacher", "sasrec", "gru4rec", "narm", "srgnn"])
 def test_export_path_encodes_like_the_training_path(monkeypatch, backbone):
     torch.manual_seed(0)
     model = build_backbone(TeacherConfig(dim=16, dropout=0.0, backbone=backbone), N_ITEMS).eval()
@@ -46,3 +46,14 @@ def test_codes_compose_without_autograd_when_no_gradient_is_needed():
         inferred = table.composite_weight()
     assert trained.grad_fn is not None and inferred.grad_fn is None
     assert torch.allclose(trained, inferred)
+
+
+def test_export_path_scores_codes_like_the_embedding_bag(monkeypatch):
+    torch.manual_seed(0)
+    table = CompositionalItemTable(N_ITEMS, 8, 2, 4).eval()
+    theta = torch.randn(3, 8)
+    with torch.no_grad():
+        expected, composite = table.score(theta), table.composite_weight()
+        exporting(monkeypatch)
+        assert torch.allclose(table.score(theta), expected, atol=1e-6)
+        assert torch.allclose(table.composite_weight(), composite, atol=1e-6)

@@ -225,7 +225,7 @@ class Codebooks(nn.Module):
         if torch.is_grad_enabled() and self.codewords.requires_grad:
             vectors = _SumOfRows.apply(self.codewords, rows)  # (n, N)
         else:  # inference (and export, which cannot trace a custom autograd Function)
-            vectors = F.embedding_bag(rows, self.codewords, mode="sum")  # (n, N)
+            vectors = sum_of_rows(self.codewords, rows)  # (n, N)
         return vectors.reshape(*codes.shape[:-1], self.dim)  # (..., N)
 
     def score_codes(self, session_vectors: torch.Tensor, codes: torch.Tensor) -> torch.Tensor:
@@ -237,7 +237,18 @@ class Codebooks(nn.Module):
         """
         per_codeword = self.codewords @ session_vectors.T  # (M*K, B)
         rows = codes.long() + self.offsets()  # (n, M) rows of A
-        return F.embedding_bag(rows, per_codeword, mode="sum").T  # (B, n)
+        return sum_of_rows(per_codeword, rows).T  # (B, n)
+
+
+def sum_of_rows(table: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:
+    """``table[rows].sum(1)`` for rows (n, M) -> (n, D) without the (n, M, D) gather: an
+    embedding bag, or M ``index_select`` adds while exporting (ExecuTorch has no bag op)."""
+    if torch.compiler.is_exporting():
+        total = table.index_select(0, rows[:, 0])
+        for m in range(1, rows.shape[1]):
+            total = total + table.index_select(0, rows[:, m])
+        return total
+    return F.embedding_bag(rows, table, mode="sum")
 
 
 class _SumOfRows(torch.autograd.Function):

@@ -233,7 +233,9 @@ class Teacher(SessionRecommender):
     def encoder_ids(self, batch: Batch) -> torch.Tensor:
         """The ids :meth:`encode_with` passes to its ``lookup``: the real tokens in row-major
         order (``paper`` readout) or the whole padded grid (``code``)."""
-        return batch.items[batch.mask] if self.readout.packed else batch.items
+        if not self.readout.packed or torch.compiler.is_exporting():
+            return batch.items
+        return batch.items[batch.mask]
 
     def encode_with(self, batch: Batch, lookup) -> torch.Tensor:
         """Session vectors, item vectors from ``lookup(ids)`` with ``ids = encoder_ids(batch)``
@@ -244,7 +246,7 @@ class Teacher(SessionRecommender):
         needs the padded positions' outputs too and runs on the full grid.
         """
         self._check_length(batch)
-        if not self.readout.packed:
+        if not self.readout.packed or torch.compiler.is_exporting():  # export: static shapes
             return self.readout(self._padded_states(batch, lookup(batch.items)), batch.mask)
         B, L = batch.items.shape
         flat = batch.mask.reshape(-1).nonzero().squeeze(1)  # (T,) real positions, row-major
