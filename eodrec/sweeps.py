@@ -16,6 +16,7 @@ beyond this machine those paths must be on a shared file system.
 from __future__ import annotations
 
 import os
+import time
 import traceback
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -153,8 +154,6 @@ def run_sweep(
     """Train every config not yet stored, on the Dask scheduler at ``scheduler`` (else
     ``$DASK_SCHEDULER_ADDRESS``, else a ``LocalCluster`` of ``workers`` processes), and save
     each result as it arrives."""
-    import time
-
     from distributed import Client, LocalCluster, as_completed
     from tqdm import tqdm
 

@@ -34,12 +34,8 @@ from eodrec.models.teacher import Dropout, TeacherConfig
 class NARM(SessionRecommender):
     """theta_s = B [c_g; c_l]: the last GRU state and an attention-weighted sum of all states.
 
-    Args:
-        config: reads ``dim``, ``dropout``, ``init_range`` and ``n_layers`` only.
-        n_items: number of real items; ids run 1..n_items and 0 is padding.
-        item_table: an :class:`ItemTable` to use instead of a fresh :class:`FullItemTable`;
-            it keeps its own initialisation, everything else is drawn from
-            U(-init_range, init_range) once, at construction.
+    Built as :class:`~eodrec.models.teacher.Teacher` is (``config``, ``n_items``, an optional
+    ``item_table``); ``config``: reads ``dim``, ``dropout``, ``init_range`` and ``n_layers`` only.
     """
 
     def __init__(

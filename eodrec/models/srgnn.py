@@ -130,12 +130,8 @@ class SRGNNReadout(nn.Module):
 class SRGNN(SessionRecommender):
     """SR-GNN over a pluggable item table; ``config.n_layers`` propagation steps.
 
-    Args:
-        config: reads ``dim``, ``init_range`` and ``n_layers`` only.
-        n_items: number of real items; ids run 1..n_items and 0 is padding.
-        item_table: an :class:`ItemTable` to use instead of a fresh :class:`FullItemTable`.
-            A table passed in keeps its own initialisation; everything else is drawn from
-            U(-init_range, init_range) once, at construction.
+    Built as :class:`~eodrec.models.teacher.Teacher` is (``config``, ``n_items``, an optional
+    ``item_table``); ``config``: reads ``dim``, ``init_range`` and ``n_layers`` only.
     """
 
     def __init__(

@@ -50,12 +50,8 @@ class STAMPAttention(nn.Module):
 class STAMP(SessionRecommender):
     """theta_s = h_s * h_t: attended session memory times the last item's short-term memory.
 
-    Args:
-        config: reads ``dim``, ``dropout`` and ``init_range`` only.
-        n_items: number of real items; ids run 1..n_items and 0 is padding.
-        item_table: an :class:`ItemTable` to use instead of a fresh :class:`FullItemTable`;
-            it keeps its own initialisation, everything else is drawn from
-            U(-init_range, init_range) once, at construction.
+    Built as :class:`~eodrec.models.teacher.Teacher` is (``config``, ``n_items``, an optional
+    ``item_table``); ``config``: reads ``dim``, ``dropout`` and ``init_range`` only.
     """
 
     def __init__(
