@@ -14,8 +14,16 @@ import torch
 _PACKAGES = ("eodrec", "torch", "numpy", "pandas")
 
 
+SOURCE_COMMIT_ENV = "EODREC_SOURCE_COMMIT"
+
+
 def git_commit(start: Path | None = None) -> str:
-    """The commit of the checkout this code runs from, with ``+dirty`` for local edits."""
+    """The commit of the checkout this code runs from, with ``+dirty`` for local edits.
+
+    A copy of the source without its ``.git`` (a container image, a tree copied to a GPU
+    machine) has no commit to read; ``$EODREC_SOURCE_COMMIT`` then names the commit it was
+    copied from, recorded as declared so that it is never mistaken for one read from git.
+    """
     cwd = Path(start or Path(__file__).resolve().parent)
     try:
         commit = subprocess.run(
@@ -34,6 +42,9 @@ def git_commit(start: Path | None = None) -> str:
             timeout=10,
         ).stdout.strip()
     except (OSError, subprocess.SubprocessError):
+        declared = os.environ.get(SOURCE_COMMIT_ENV)
+        if declared:
+            return f"{declared} (declared by ${SOURCE_COMMIT_ENV}; not a git checkout)"
         return "unknown (not a git checkout)"
     return commit + ("+dirty" if dirty else "")
 
