@@ -8,7 +8,7 @@ PY := $(VENV)/bin/python
 # The CPU wheel of torch; pyproject.toml asks only for a range it satisfies, so pip never pulls
 # a multi-GB CUDA build on a CPU-only machine. Override, e.g. TORCH='torch==2.13.0+cu126'.
 TORCH ?= torch==2.13.0
-EXTRAS ?= book,test,browser,sweep
+EXTRAS ?= book,test,browser,sweep,device
 STAMP := $(VENV)/.installed
 
 # The data directory: $EODREC_DATA if set, else ../shared/datasets when present, else ./data.

@@ -22,12 +22,21 @@ def main(argv: list[str] | None = None) -> int:
     from eodrec.book import BookError
     from eodrec.checkpoint import CheckpointError
     from eodrec.data import DataError
+    from eodrec.export import ExportError
     from eodrec.store import StoreError
 
     logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stderr)
     try:
         return args.handler(args) or 0
-    except (DataError, BookError, ParameterError, CheckpointError, StoreError, ValueError) as error:
+    except (
+        DataError,
+        BookError,
+        ParameterError,
+        CheckpointError,
+        StoreError,
+        ExportError,
+        ValueError,
+    ) as error:
         print(f"eodrec: error: {error}", file=sys.stderr)
         return 1
 
@@ -138,6 +147,39 @@ def _parser() -> argparse.ArgumentParser:
         command.add_argument("--data-dir", type=Path, default=None)
         command.add_argument("--json", action="store_true", help="print JSON")
         command.set_defaults(handler=_bench, benchmark=name)
+
+    latency = bench_commands.add_parser(
+        "latency", help="Table 5: ms per 100 sessions of every stored model on each runtime"
+    )
+    latency.add_argument("--dataset", default="Tmall", help="Tmall, retailrocket or toy")
+    latency.add_argument("--profile", choices=PROFILES, default="quick")
+    latency.add_argument("--repeats", type=int, default=20, help="timed calls per model (>= 20)")
+    latency.add_argument("--runtimes", nargs="*", default=None, help="eager executorch onnx")
+    latency.add_argument(
+        "--models", nargs="*", default=None, help="labels to measure, e.g. OD-Rec Student"
+    )
+    latency.add_argument(
+        "--out", type=Path, default=None, help="default: RESULTS/bench/latency-DATASET-PROFILE.json"
+    )
+    latency.add_argument("--json", action="store_true", help="print JSON")
+    _add_common(latency)
+    latency.set_defaults(handler=_bench_latency)
+
+    export = commands.add_parser("export", help="a stored run as an on-device bundle")
+    export.add_argument("--run", required=True, help="run id (see `eodrec runs`)")
+    export.add_argument("--format", choices=("executorch", "onnx"), default="executorch")
+    export.add_argument("--out", type=Path, required=True, help="output directory")
+    export.add_argument(
+        "--scoring",
+        choices=("model", "dense"),
+        default="model",
+        help="model: the model's own scoring (by codebook for a student); dense: full table",
+    )
+    export.add_argument(
+        "--length", type=int, default=None, help="session length (default: longest test session)"
+    )
+    _add_common(export)
+    export.set_defaults(handler=_export)
 
     book = commands.add_parser("book", help="execute the notebooks and render the book")
     book_commands = book.add_subparsers(title="book commands")
@@ -283,6 +325,55 @@ def _bench(args: argparse.Namespace) -> int:
         for key, value in result.items():
             if not isinstance(value, dict | list):
                 print(f"{key:>32}  {value}")
+    return 0
+
+
+def _bench_latency(args: argparse.Namespace) -> int:
+    from eodrec.latency import RUNTIMES, bench_latency
+    from eodrec.store import atomic_write_json, default_results_dir
+
+    result = bench_latency(
+        args.dataset,
+        args.profile,
+        args.repeats,
+        tuple(args.runtimes or RUNTIMES),
+        args.results,
+        args.data_dir,
+        args.cache_dir,
+        tuple(args.models) if args.models else None,
+    )
+    out = args.out or (
+        (args.results or default_results_dir())
+        / "bench"
+        / f"latency-{args.dataset}-{args.profile}.json"
+    )
+    atomic_write_json(out, result)
+    if args.json:
+        print(json.dumps(result, indent=2))
+    else:
+        for row in result["rows"]:
+            print(
+                f"{row['model']:<16} {row['runtime']:<10} {row['median_ms']:9.2f} ms / 100  "
+                f"peak {row['peak_rss_mb']:7.1f} MB  bundle {row['bundle_bytes'] or '-'}"
+            )
+        print(out)
+    return 0
+
+
+def _export(args: argparse.Namespace) -> int:
+    from eodrec.export import export_run
+
+    manifest = export_run(
+        args.run,
+        args.format,
+        args.out,
+        args.scoring,
+        args.length,
+        results=args.results,
+        data_dir=args.data_dir,
+        cache_dir=args.cache_dir,
+    )
+    print(json.dumps({k: v for k, v in manifest.items() if k != "provenance"}, indent=2))
     return 0
 
 

@@ -12,7 +12,7 @@ import os
 from pathlib import Path
 
 from eodrec.atomic import atomic_path
-from eodrec.config import ExperimentConfig
+from eodrec.config import EXPERIMENTS, ExperimentConfig
 
 
 class StoreError(RuntimeError):
@@ -74,8 +74,10 @@ class ResultsStore:
         return path
 
     def runs(self) -> list[dict]:
-        """Every stored result, oldest experiment name first; a corrupt file raises."""
-        return [self._read(path) for path in sorted(self.root.glob("*/*.json"))]
+        """Every stored result, oldest experiment name first; a corrupt file raises. Other
+        folders of the results directory (``bench/``) hold no runs."""
+        paths = [p for e in sorted(EXPERIMENTS) for p in sorted((self.root / e).glob("*.json"))]
+        return [self._read(path) for path in paths]
 
     @staticmethod
     def _read(path: Path) -> dict:

@@ -1,0 +1,72 @@
+"""The latency benchmark and the export command on stored toy runs (smoke profile)."""
+
+from pathlib import Path
+
+import pytest
+
+from eodrec.cli import main
+from eodrec.config import make_config
+from eodrec.latency import bench_latency, bench_scoring
+from eodrec.store import ResultsStore
+from eodrec.train import Trainer
+
+
+def test_factorized_scoring_equals_dense_scoring():
+    result = bench_scoring(n_items=500, dim=16, n_codebooks=4, n_codewords=32, repeats=2)
+    assert result["factorized_equals_dense"]
+    assert set(result["median_ms"]) == {"teacher_dense", "student_dense", "student_factorized"}
+
+
+@pytest.fixture(scope="module")
+def stored_student(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("stored")
+    config = make_config("student", "toy", "smoke")
+    Trainer(config, None, ResultsStore(root / "results"), root / "cache", False).run()
+    return root
+
+
+def test_latency_times_every_runtime_and_checks_bundles_against_eager(stored_student):
+    pytest.importorskip("executorch")
+    root = stored_student
+    result = bench_latency(
+        "toy", "smoke", repeats=2, results=root / "results", cache_dir=root / "cache",
+        models=("Teacher", "Student"), runtimes=("eager", "executorch"), progress=False,
+    )  # fmt: skip
+    rows = {(r["model"], r["runtime"]): r for r in result["rows"]}
+    assert set(rows) == {(m, r) for m in ("Teacher", "Student") for r in ("eager", "executorch")}
+    for (_, runtime), row in rows.items():
+        assert row["calls"] == 2 and row["median_ms"] > 0 and row["weights"] == "trained"
+        if runtime == "executorch":
+            assert row["topk_equal"] == row["topk_sessions"] == result["test_sessions"]
+            assert row["bundle_bytes"] > 0
+    assert (
+        rows[("Student", "executorch")]["bundle_bytes"]
+        < rows[("Teacher", "executorch")]["bundle_bytes"]
+    )
+    assert {r["versus"] for r in result["ratios"]} == {"Teacher"}
+
+
+def test_export_of_a_run_without_checkpoint_is_a_one_line_error(stored_student, tmp_path, capsys):
+    root = stored_student
+    run = make_config("student", "toy", "smoke").run_id
+    code = main(
+        ["export", "--run", run, "--out", str(tmp_path), "--results", str(root / "results"),
+         "--cache-dir", str(tmp_path / "empty-cache")]
+    )  # fmt: skip
+    error = capsys.readouterr().err.strip()
+    assert code == 1 and len(error.splitlines()) == 1
+    assert "no usable checkpoint" in error and "--rerun" in error
+
+
+def test_export_writes_a_bundle_and_its_manifest(stored_student, tmp_path, capsys):
+    pytest.importorskip("onnxruntime")
+    root = stored_student
+    run = make_config("student", "toy", "smoke").run_id
+    code = main(
+        ["export", "--run", run, "--format", "onnx", "--out", str(tmp_path),
+         "--results", str(root / "results"), "--cache-dir", str(root / "cache")]
+    )  # fmt: skip
+    assert code == 0
+    assert (tmp_path / f"{run}.onnx").stat().st_size > 0
+    manifest = (tmp_path / f"{run}.json").read_text()
+    assert '"format": "onnx"' in manifest and '"dense_table_bytes"' in manifest
