@@ -173,6 +173,48 @@ def gather_results(
     return found, missing
 
 
+# The models the smoke page times on the spot: the paper's headline comparison.
+SMOKE_LATENCY_MODELS = ("Teacher", "OD-Rec", "Student (dense)", "Student")
+
+
+def latency_results(page: Page) -> tuple[list[dict], list[str]]:
+    """The stored latency benchmark (``eodrec bench latency``) of each dataset of the page's
+    profile, and the command for each missing one. With ``smoke`` the toy runs (trained on the
+    spot) are timed on the spot: a few calls, eager and, when installed, ExecuTorch."""
+    import importlib.util
+    import json
+
+    from eodrec.checkpoint import default_cache_dir
+    from eodrec.latency import bench_latency
+    from eodrec.store import default_results_dir
+
+    if page.profile == "smoke":
+        gather_results(page, [("teacher", []), ("odrec", []), ("student", [])])
+        runtimes = ("eager", "executorch") if importlib.util.find_spec("executorch") else ("eager",)
+        benches = [
+            bench_latency(
+                dataset,
+                "smoke",
+                repeats=3,
+                results=default_cache_dir() / "results",
+                data_dir=page.data_dir,
+                models=SMOKE_LATENCY_MODELS,
+                runtimes=runtimes,
+                progress=False,
+            )  # fmt: skip
+            for dataset in page.datasets
+        ]
+        return benches, []
+    found, missing = [], []
+    for dataset in page.datasets:
+        path = default_results_dir() / "bench" / f"latency-{dataset}-{page.profile}.json"
+        if path.exists():
+            found.append(json.loads(path.read_text()))
+        else:
+            missing.append(f"eodrec bench latency --dataset {dataset} --profile {page.profile}")
+    return found, missing
+
+
 def page_results(page: Page) -> list[dict]:
     """Every stored result of the page's profile (smoke: the ones trained on the spot)."""
     from eodrec.checkpoint import default_cache_dir
