@@ -10,9 +10,9 @@ second, different runtime. Both are optional dependencies (``pip install -e '.[d
 A bundle takes batches of a fixed session length, the longest test session of its dataset
 unless told otherwise (:func:`pad_sessions` shapes sessions for it): with a dynamic length,
 XNNPACK refuses reshapes with two dynamic dimensions and torch.export specializes nn.GRU's
-length. The batch is dynamic (up to :data:`MAX_BATCH`) except in ExecuTorch programs with a
-GRU (GRU4Rec, NARM), which lowering fixes at the example's :data:`EXAMPLE_BATCH` sessions;
-:func:`run_in_batches` feeds any bundle whole batches.
+length. The batch is dynamic up to :data:`EXAMPLE_BATCH` sessions (ExecuTorch plans its memory for
+the largest batch allowed), except in ExecuTorch programs with a GRU (GRU4Rec, NARM), which
+lowering fixes at exactly that many; :func:`run_in_batches` feeds any bundle whole batches.
 """
 
 from __future__ import annotations
@@ -38,7 +38,6 @@ SUFFIXES = {"executorch": ".pte", "onnx": ".onnx"}
 # "model": the model's own scoring (factorized by codebook for the student); "dense": every
 # item's embedding first, then one product with the (|V|, N) table, as the paper's student.
 SCORINGS = ("model", "dense")
-MAX_BATCH = 1024
 EXAMPLE_BATCH = 100  # the paper's unit: prediction time per 100 sessions
 _INSTALL_HINT = "install it with `pip install -e '.[device]'`"
 
@@ -101,7 +100,7 @@ def _device_program(model: SessionRecommender, k: int, scoring: str, length: int
         raise ExportError(f"the session length must be positive, got {length}")
     frozen = copy.deepcopy(model).requires_grad_(False)
     example = torch.ones(EXAMPLE_BATCH, length, dtype=torch.int64)
-    dynamic = ({0: torch.export.Dim("batch", min=1, max=MAX_BATCH)},)
+    dynamic = ({0: torch.export.Dim("batch", min=1, max=EXAMPLE_BATCH)},)
     return DeviceModel(frozen, k, scoring), example, dynamic
 
 
