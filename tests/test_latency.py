@@ -70,3 +70,31 @@ def test_export_writes_a_bundle_and_its_manifest(stored_student, tmp_path, capsy
     assert (tmp_path / f"{run}.onnx").stat().st_size > 0
     manifest = (tmp_path / f"{run}.json").read_text()
     assert '"format": "onnx"' in manifest and '"dense_table_bytes"' in manifest
+
+
+def _bench_rows(times: dict[str, float], runtime: str = "executorch") -> list[dict]:
+    return [
+        {"model": model, "runtime": runtime, "median_ms": ms, "min_ms": ms, "max_ms": ms,
+         "peak_rss_mb": 1.0, "bundle_bytes": 10, "weights": "trained",
+         "topk_equal": 5, "topk_sessions": 5}
+        for model, ms in times.items()
+    ]  # fmt: skip
+
+
+def test_table5_compares_times_over_the_students_with_the_papers():
+    from eodrec import tables
+
+    bench = {"dataset": "Tmall", "rows": _bench_rows({"OD-Rec": 40.0, "Student": 10.0})}
+    cells = tables.table5([bench]).set_index("model")
+    assert cells.loc["OD-Rec", "ours"] == pytest.approx(4.0)
+    assert cells.loc["OD-Rec", "paper"] == pytest.approx(0.169 / 0.021)
+    assert cells.loc["Student", "ours"] == pytest.approx(1.0)
+    assert cells.loc["NARM", "ours"] != cells.loc["NARM", "ours"]  # not measured: NaN
+    assert tables.latency_table(bench)["top-20 as eager"].tolist() == ["5 / 5", "5 / 5"]
+
+
+def test_latency_ratios_say_how_many_times_faster_the_student_is():
+    from eodrec.latency import latency_ratios
+
+    ratios = latency_ratios(_bench_rows({"OD-Rec": 30.0, "Teacher": 20.0, "Student": 10.0}))
+    assert {(r["versus"], r["times_faster"]) for r in ratios} == {("OD-Rec", 3.0), ("Teacher", 2.0)}
