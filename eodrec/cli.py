@@ -329,7 +329,7 @@ def _bench(args: argparse.Namespace) -> int:
 
 
 def _bench_latency(args: argparse.Namespace) -> int:
-    from eodrec.latency import RUNTIMES, bench_latency
+    from eodrec.latency import RUNTIMES, bench_latency, latency_path
     from eodrec.store import atomic_write_json, default_results_dir
 
     result = bench_latency(
@@ -342,10 +342,8 @@ def _bench_latency(args: argparse.Namespace) -> int:
         args.cache_dir,
         tuple(args.models) if args.models else None,
     )
-    out = args.out or (
-        (args.results or default_results_dir())
-        / "bench"
-        / f"latency-{args.dataset}-{args.profile}.json"
+    out = args.out or latency_path(
+        args.results or default_results_dir(), args.dataset, args.profile
     )
     atomic_write_json(out, result)
     if args.json:

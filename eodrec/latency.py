@@ -101,6 +101,12 @@ def same_topk(values_a, ids_a, values_b, ids_b, atol: float = 1e-4) -> np.ndarra
     return scores_agree & same
 
 
+def latency_path(results: Path, dataset: str, profile: str) -> Path:
+    """Where ``eodrec bench latency`` stores a dataset's benchmark: beside the runs, in
+    ``bench/`` (which :meth:`ResultsStore.runs` does not read)."""
+    return Path(results) / "bench" / f"latency-{dataset}-{profile}.json"
+
+
 def latency_configs(dataset: str, profile: str) -> list[tuple[str, ExperimentConfig, str]]:
     """(label, config, scoring) of every model Table 5 measures on ``dataset``."""
     return [

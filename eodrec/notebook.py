@@ -185,7 +185,7 @@ def latency_results(page: Page) -> tuple[list[dict], list[str]]:
     import json
 
     from eodrec.checkpoint import default_cache_dir
-    from eodrec.latency import bench_latency
+    from eodrec.latency import bench_latency, latency_path
     from eodrec.store import default_results_dir
 
     if page.profile == "smoke":
@@ -207,7 +207,7 @@ def latency_results(page: Page) -> tuple[list[dict], list[str]]:
         return benches, []
     found, missing = [], []
     for dataset in page.datasets:
-        path = default_results_dir() / "bench" / f"latency-{dataset}-{page.profile}.json"
+        path = latency_path(default_results_dir(), dataset, page.profile)
         if path.exists():
             found.append(json.loads(path.read_text()))
         else:
