@@ -648,6 +648,18 @@ def table5(benchmarks: list[dict]) -> pd.DataFrame:
     return cells
 
 
+def table5_wide(cells: pd.DataFrame) -> pd.DataFrame:
+    """:func:`table5` cells as the paper prints them, one row per dataset and model: the
+    paper's ratio, then ours on each runtime."""
+    ours = cells.pivot_table(index=["dataset", "model"], columns="runtime", values="ours")
+    paper = cells.groupby(["dataset", "model"])["paper"].first().rename("paper")
+    wide = pd.concat([paper, ours], axis=1).reset_index()
+    order = {name: i for i, name in enumerate(TABLE5_MODELS)}
+    return wide.sort_values(
+        ["dataset", "model"], key=lambda c: c.map(order) if c.name == "model" else c
+    ).reset_index(drop=True)
+
+
 def latency_table(bench: dict) -> pd.DataFrame:
     """One row per (model, runtime) of a latency benchmark: the median and range of its timed
     calls, its peak memory, its bundle's size and how many test sessions got eager PyTorch's

@@ -98,3 +98,16 @@ def test_latency_ratios_say_how_many_times_faster_the_student_is():
 
     ratios = latency_ratios(_bench_rows({"OD-Rec": 30.0, "Teacher": 20.0, "Student": 10.0}))
     assert {(r["versus"], r["times_faster"]) for r in ratios} == {("OD-Rec", 3.0), ("Teacher", 2.0)}
+
+
+def test_table5_wide_has_the_papers_ratio_then_ours_per_runtime():
+    from eodrec import tables
+
+    rows = _bench_rows({"OD-Rec": 40.0, "Student": 10.0}) + _bench_rows(
+        {"OD-Rec": 20.0, "Student": 10.0}, runtime="onnx"
+    )
+    wide = tables.table5_wide(tables.table5([{"dataset": "Tmall", "rows": rows}]))
+    odrec = wide.set_index("model").loc["OD-Rec"]
+    assert odrec["executorch"] == pytest.approx(4.0) and odrec["onnx"] == pytest.approx(2.0)
+    assert odrec["paper"] == pytest.approx(0.169 / 0.021)
+    assert wide["model"].tolist() == tables.TABLE5_MODELS
