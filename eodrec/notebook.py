@@ -64,6 +64,20 @@ def wide_comparison_table(
     return wide.style.format(formats)
 
 
+def regenerate_command(notebook: str, page: Page) -> str:
+    """The ``papermill`` command that regenerates this page with its parameters, as Markdown
+    for the page's last cell: edit the ``-p`` values to run it with others."""
+    parameters = f"-p profile {page.profile}"
+    if page.data_dir is not None:
+        parameters += f" -p data_dir {page.data_dir}"
+    return (
+        "**Regenerate this page** (from the repository root; change the `-p` values to run it "
+        "with other parameters):\n\n"
+        f"```bash\n.venv/bin/papermill notebooks/{notebook}.ipynb /tmp/{notebook}.ipynb "
+        f"{parameters}\n```"
+    )
+
+
 def provenance_markdown(prov: dict) -> str:
     """A short paragraph placed under each table: profile, code, data, machine."""
     checksums = (

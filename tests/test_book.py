@@ -59,3 +59,14 @@ def test_every_page_has_a_literal_parameters_cell_then_validation():
         assert not any("import" in line or "(" in line for line in code), path.name
         assert "page_parameters(" in "".join(cells[tagged[0] + 1]["source"]), path.name
         assert all(not c.get("outputs") for c in cells), f"{path.name} has stored outputs"
+
+
+def test_every_page_ends_with_the_papermill_command_that_regenerates_it():
+    from eodrec.notebook import page_parameters, regenerate_command
+
+    for path in sorted((ROOT / "notebooks").glob("[0-9]*.ipynb")):
+        last = nbformat.read(path, as_version=4).cells[-1]
+        assert f'regenerate_command("{path.stem}", page)' in last.source, path.name
+    text = regenerate_command("03_main_results", page_parameters("quick", "/data"))
+    assert "papermill notebooks/03_main_results.ipynb" in text
+    assert "-p profile quick -p data_dir /data" in text
