@@ -144,7 +144,7 @@ DATASET_ODREC_SETTINGS: dict[str, dict[str, object]] = {
 # form at the default, so stored runs keep their names.
 LATE_DEFAULTS: dict[str, dict[str, object]] = {
     "model": {"backbone": "teacher"},
-    "student": {"teacher_rec": False},
+    "student": {"teacher_rec": False, "code_learning": "gumbel"},
 }
 
 

@@ -334,3 +334,24 @@ def test_teacher_backbone_trains_on_a_compositional_table():
         optimizer.step()
     assert mean_loss() < before - 0.3
     assert set(model.item_table.state_dict()) == {"codes", "codebooks.codewords"}
+
+
+def test_residual_kmeans_finds_planted_codes():
+    from eodrec.models.codes import residual_kmeans
+
+    torch.manual_seed(0)
+    first, second = torch.randn(4, 8) * 3, torch.randn(4, 8)  # two codebooks of 4 codewords
+    planted = torch.randint(0, 4, (400, 2))
+    X = first[planted[:, 0]] + second[planted[:, 1]] + 0.01 * torch.randn(400, 8)
+    codes, codewords = residual_kmeans(X, n_codebooks=2, n_codewords=4, iterations=20)
+    composite = codewords[codes + torch.tensor([0, 4])].sum(dim=1)
+    assert codes.shape == (400, 2) and codewords.shape == (8, 8)
+    assert ((composite - X) ** 2).sum(dim=1).mean() < 0.1 * ((X - X.mean(0)) ** 2).sum(1).mean()
+    assert torch.equal(codes, residual_kmeans(X, 2, 4, iterations=20)[0])  # seeded
+
+
+def test_residual_kmeans_needs_a_row_per_codeword():
+    from eodrec.models.codes import residual_kmeans
+
+    with pytest.raises(ValueError, match="cannot seed"):
+        residual_kmeans(torch.randn(3, 4), n_codebooks=1, n_codewords=8)

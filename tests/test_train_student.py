@@ -156,6 +156,16 @@ def test_sigkilled_student_resumes_to_identical_metrics(tmp_path, trained):
 def test_settings_added_later_keep_stored_run_names():
     config = make_config("student", "Tmall", "quick")
     assert "teacher_rec" not in config.to_dict()["student"]
+    assert "code_learning" not in config.to_dict()["student"]
     assert config.run_id == "student-Tmall-quick-2b23e2c4bb99"  # stored in results/student
     switched = make_config("student", "Tmall", "quick", ["teacher_rec=true"])
     assert switched.to_dict()["student"]["teacher_rec"] is True
+
+
+def test_residual_kmeans_codes_replace_the_code_learner(tmp_path):
+    result = _train(tmp_path, ["code_learning=residual-kmeans"])
+    summary = result["code_learning"]
+    assert summary["method"] == "residual-kmeans"
+    assert summary["mse"] < summary["mse_of_mean"]  # better than the best constant code
+    assert min(result["code_usage"]["entropy_bits"]) > 1.0  # codewords in use, no collapse
+    assert not any((tmp_path / "cache" / "runs").glob("codes-*/last.pt"))  # nothing trained

@@ -240,6 +240,33 @@ class Codebooks(nn.Module):
         return sum_of_rows(per_codeword, rows).T  # (B, n)
 
 
+def residual_kmeans(
+    X: torch.Tensor, n_codebooks: int, n_codewords: int, iterations: int = 15, seed: int = 0
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Codes (n, M) and codewords (M*K, N) by residual k-means of the rows of X (n, N): codebook
+    m is a k-means (``iterations`` Lloyd steps from K distinct random rows) of what codebooks
+    0..m-1 leave of X, and each row takes its nearest codeword. The sum of a row's codewords
+    then approximates it, with every codeword in use from the start."""
+    if X.shape[0] < n_codewords:
+        raise ValueError(f"{X.shape[0]} rows cannot seed {n_codewords} codewords")
+    generator = torch.Generator().manual_seed(seed)
+    residual = X.detach().float().cpu().clone()
+    codes, codewords = [], []
+    for _ in range(n_codebooks):
+        centres = residual[torch.randperm(len(residual), generator=generator)[:n_codewords]]
+        for _ in range(iterations):
+            nearest = torch.cdist(residual, centres).argmin(dim=1)
+            sums = torch.zeros_like(centres).index_add_(0, nearest, residual)
+            counts = torch.bincount(nearest, minlength=n_codewords)
+            used = counts > 0  # an emptied centre stays where it was
+            centres[used] = sums[used] / counts[used, None]
+        nearest = torch.cdist(residual, centres).argmin(dim=1)
+        residual -= centres[nearest]
+        codes.append(nearest)
+        codewords.append(centres)
+    return torch.stack(codes, dim=1), torch.cat(codewords)
+
+
 def sum_of_rows(table: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:
     """``table[rows].sum(1)`` for rows (n, M) -> (n, D) without the (n, M, D) gather: an
     embedding bag, or M ``index_select`` adds while exporting (ExecuTorch has no bag op)."""

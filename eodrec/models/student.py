@@ -31,6 +31,7 @@ from eodrec.models.teacher import TeacherConfig
 Variant = Literal["full", "base", "w/o-m", "w/o-c", "w/o-b", "w/o-s"]
 CodeSnapshot = Literal["best-sample", "best-argmax", "first-epoch-sample"]
 Selection = Literal["valid", "test-best-per-metric"]
+CodeLearning = Literal["gumbel", "residual-kmeans"]
 CODE_DTYPES = {"uint8": torch.uint8, "int16": torch.int16}
 
 # Fig. 3: what each ablation turns off (paper Sec. 6.4). ``base`` has no distillation at all,
@@ -92,6 +93,11 @@ class StudentConfig:
     code_epochs: int = 10  # upper bound of the code-learning stage (Eq. 26), early-stopped
     code_lr: float = 1e-4  # Adam lr of the code learner and codebooks (METHOD-NOTES 7.18)
     variant: Variant = "full"  # Fig. 3 ablation; see ABLATIONS
+    # How the codes are found. "gumbel": the paper's code learner (Eq. 16-17, 26). Beyond the
+    # paper, "residual-kmeans": each codebook is a k-means of what the codebooks before it leave
+    # of the teacher's rows, and each item takes its nearest codeword (a remedy for the learner
+    # collapsing every item onto one code).
+    code_learning: CodeLearning = "gumbel"
     # Eq. 29 as printed has no loss of the teacher's own; Eq. 25 writes M_T(D, D_soft, D_aug),
     # i.e. the teacher also learns from the data. True adds the teacher's cross-entropy.
     teacher_rec: bool = False
@@ -126,6 +132,8 @@ class StudentConfig:
         for name in ("gumbel_tau", "contrast_tau", "kd_temperature", "code_lr"):
             if not getattr(self, name) > 0:
                 raise ValueError(f"{name} must be positive, got {getattr(self, name)}")
+        if self.code_learning not in ("gumbel", "residual-kmeans"):
+            raise ValueError('code_learning must be "gumbel" or "residual-kmeans"')
         if self.eta_convention not in ETA_CONVENTIONS:
             raise ValueError(f"eta_convention must be one of {ETA_CONVENTIONS}")
         if self.variant not in ABLATIONS:
