@@ -140,8 +140,9 @@ def bench_latency(
         raise ParameterError(f"unknown runtimes {sorted(unknown)}; runtimes: {RUNTIMES}")
     store, cache = ResultsStore(results), Path(cache_dir or default_cache_dir())
     chosen = [e for e in latency_configs(dataset, profile) if models is None or e[0] in models]
-    present = [(label, c, s) for label, c, s in chosen if store.find(c)]
-    missing = [c.run_id for _, c, _ in chosen if not store.find(c)]
+    stored = {c.run_id: store.find(c) is not None for _, c, _ in chosen}
+    present = [entry for entry in chosen if stored[entry[1].run_id]]
+    missing = [run_id for run_id, found in stored.items() if not found]
     start, work = time.perf_counter(), Path(tempfile.mkdtemp(prefix="eodrec-latency-"))
     data = load_dataset(dataset, data_dir)
     test = make_splits(data, chosen[0][1].data.valid_fraction, chosen[0][1].data.split_seed).test
