@@ -18,12 +18,14 @@ export EODREC_DATA
 # The book shows real-data results when the data is there, and the toy-data smoke run otherwise.
 BOOK_PROFILE ?= $(if $(wildcard $(EODREC_DATA)/Tmall/test.txt),quick,smoke)
 MATHJAX := book/_extra/mathjax
+THEBE := book/_extra/thebe
 
-.PHONY: help install test lint book check-book data clean
+.PHONY: help install test lint book serve check-book data clean
 
 help:
 	@echo "make book        build the book into book/_build/html (profile: $(BOOK_PROFILE))"
 	@echo "make test        pytest on the library, nbval on the notebooks (smoke profile)"
+	@echo "make serve       serve the built book on 127.0.0.1:8000 with a local kernel for Live code"
 	@echo "make check-book  check the built book in headless Chromium (offline, MathJax, tables)"
 	@echo "make data        download the datasets into ./data (sha256-verified)"
 	@echo "make lint        ruff"
@@ -44,17 +46,23 @@ lint: install
 	$(VENV)/bin/ruff check eodrec tests
 	$(VENV)/bin/ruff format --check eodrec tests
 
-$(MATHJAX)/tex-chtml.js: tools/fetch_mathjax.sh
-	bash tools/fetch_mathjax.sh $(MATHJAX)
+$(MATHJAX)/tex-chtml.js: tools/fetch_js.sh
+	bash tools/fetch_js.sh mathjax $(MATHJAX)
 
-book: install $(MATHJAX)/tex-chtml.js
+$(THEBE)/index.js: tools/fetch_js.sh
+	bash tools/fetch_js.sh thebe $(THEBE)
+
+book: install $(MATHJAX)/tex-chtml.js $(THEBE)/index.js
 	$(PY) -m eodrec book build --profile $(BOOK_PROFILE)
 
+serve: install
+	$(PY) -m eodrec book serve
+
 check-book: install
-	$(PY) tests/browser/check_book.py book/_build/html --toc book/_toc.yml --json book/_build/book-check.json
+	$(PY) tests/browser/check_book.py book/_build/html --toc book/_toc.yml --json book/_build/book-check.json --live notebooks/02_compression.html
 
 data: install
 	$(PY) -m eodrec data download --dest data
 
 clean:
-	rm -rf book/_build book/pages
+	rm -rf book/_build book/notebooks

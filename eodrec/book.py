@@ -1,6 +1,8 @@
 """Build the book: papermill executes each notebook into the book's tree, then Jupyter Book renders.
 
-Pages are executed into ``book/pages/`` (a build output, never committed). A cell that raises
+Pages are executed into ``book/notebooks/`` (a build output, never committed): the same path,
+relative to the book, as their sources have relative to the repository, so the book's launch
+buttons (Binder, Colab, JupyterHub) open the committed notebook of the page. A cell that raises
 stops the build with the notebook's name and the error, instead of rendering a red error cell.
 """
 
@@ -14,6 +16,7 @@ import time
 from pathlib import Path
 
 PAGE_GLOB = "[0-9][0-9]_*.ipynb"
+PAGES = "notebooks"  # where, under the book, the executed pages go
 
 
 class BookError(RuntimeError):

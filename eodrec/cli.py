@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
 import sys
+import threading
 from dataclasses import asdict
 from pathlib import Path
 
@@ -23,6 +25,7 @@ def main(argv: list[str] | None = None) -> int:
     from eodrec.checkpoint import CheckpointError
     from eodrec.data import DataError
     from eodrec.export import ExportError
+    from eodrec.serve import ServeError
     from eodrec.store import StoreError
 
     logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stderr)
@@ -35,6 +38,7 @@ def main(argv: list[str] | None = None) -> int:
         CheckpointError,
         StoreError,
         ExportError,
+        ServeError,
         ValueError,
     ) as error:
         print(f"eodrec: error: {error}", file=sys.stderr)
@@ -202,6 +206,19 @@ def _parser() -> argparse.ArgumentParser:
         help="execute only these pages (e.g. 01_datasets); render all",
     )
     build.set_defaults(handler=_book_build)
+    serve = book_commands.add_parser(
+        "serve", help="serve the built book on 127.0.0.1 with a local kernel for Live code"
+    )
+    serve.add_argument("--book", type=Path, default=Path("book"))
+    serve.add_argument("--notebooks", type=Path, default=Path("notebooks"))
+    serve.add_argument("--port", type=int, default=8000, help="the book's port (default: 8000)")
+    serve.add_argument(
+        "--live",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="start a Jupyter server for the pages' Live code button (default: yes)",
+    )
+    serve.set_defaults(handler=_book_serve)
     return parser
 
 
@@ -431,14 +448,26 @@ def _compression_rate(args: argparse.Namespace) -> int:
 
 
 def _book_build(args: argparse.Namespace) -> int:
-    from eodrec.book import execute_pages, render_html
+    from eodrec.book import PAGES, execute_pages, render_html
 
     parameters = {
         "profile": args.profile,
         "data_dir": str(args.data_dir.resolve()) if args.data_dir else None,
     }
-    execute_pages(args.notebooks, args.book / "pages", parameters, only=args.only)
+    execute_pages(args.notebooks, args.book / PAGES, parameters, only=args.only)
     print(f"book: {render_html(args.book) / 'index.html'}")
+    return 0
+
+
+def _book_serve(args: argparse.Namespace) -> int:
+    from eodrec.serve import live_book
+
+    with live_book(args.book / "_build" / "html", args.notebooks, args.port, args.live) as book:
+        print(f"book: {book.url}  (Ctrl-C stops)", flush=True)
+        if args.live:
+            print(f"Live code: a kernel from {book.jupyter_url} (token-protected)", flush=True)
+        with contextlib.suppress(KeyboardInterrupt):
+            threading.Event().wait()
     return 0
 
 

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 import pandas as pd
 
 from eodrec import compression
+from eodrec.config import LATE_DEFAULTS
 from eodrec.models.backbones import BACKBONE_LABELS
 from eodrec.models.student import ABLATIONS, CODE_MODE, VARIANT_LABELS, StudentConfig
 from eodrec.paper import PAPER_DATASET_NAMES, load_target
@@ -488,15 +489,30 @@ def _paper_range(text: str | None) -> tuple[float, float]:
     return float(low), float(high)
 
 
+def beyond_paper_settings(result: dict) -> dict[str, object]:
+    """The settings beyond the paper (``LATE_DEFAULTS["student"]``: the teacher's own loss, the
+    way codes are found) a student result sets away from the paper; results stored before a
+    setting existed lack its key and had its default."""
+    student = result["config"]["student"]
+    return {
+        name: student.get(name, default)
+        for name, default in LATE_DEFAULTS["student"].items()
+        if student.get(name, default) != default
+    }
+
+
 def student_diagnosis(results: list[dict]) -> pd.DataFrame:
     """What decides a student's score, per run: how distinct its codes are, and what the joint
-    stage did to its teacher (test P@10 before and after distillation), beside its own P@10."""
+    stage did to its teacher (test P@10 before and after distillation), beside its own P@10 and
+    NDCG@10; ``setting`` names what a run does beyond the paper (:func:`beyond_paper_settings`)."""
     rows = []
     for r in results:
         usage = r["code_usage"]
+        beyond = beyond_paper_settings(r)
         rows.append(
             {
                 "dataset": _dataset(r),
+                "setting": ", ".join(f"{k}={v}" for k, v in beyond.items()) or "as in the paper",
                 "profile": r["profile"],
                 "items sharing their whole code (%)": 100
                 * usage["colliding_items"]
@@ -507,6 +523,7 @@ def student_diagnosis(results: list[dict]) -> pd.DataFrame:
                 "teacher P@10 before": 100 * r["teacher_start_test_metrics"]["P@10"],
                 "teacher P@10 after": 100 * r["teacher_test_metrics"]["P@10"],
                 "student P@10": 100 * r["test_metrics"]["P@10"],
+                "student NDCG@10": 100 * r["test_metrics"]["NDCG@10"],
             }
         )
     return pd.DataFrame(rows)

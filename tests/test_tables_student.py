@@ -290,3 +290,20 @@ def test_student_diagnosis_reports_code_collisions_and_the_teacher_before_and_af
     assert row["teacher P@10 before"] == pytest.approx(26.0)
     assert row["teacher P@10 after"] == pytest.approx(16.0)
     assert row["student P@10"] == pytest.approx(5.0)
+    assert row["setting"] == "as in the paper"
+
+
+def test_student_diagnosis_names_what_a_run_does_beyond_the_paper():
+    usage = {"colliding_items": 0, "items": 10, "entropy_bits": [2.0], "max_entropy_bits": 2.0}
+    runs = [student(code_learning="residual-kmeans"), student(teacher_rec=True)]
+    stored_before = student()  # results stored before these settings existed lack their keys
+    del stored_before["config"]["student"]["code_learning"]
+    for run in [*runs, stored_before]:
+        run["code_usage"] = usage
+        run["teacher_start_test_metrics"] = run["teacher_test_metrics"] = metrics(0.2, 0.1)
+    rows = tables.student_diagnosis([*runs, stored_before])
+    assert list(rows["setting"]) == [
+        "code_learning=residual-kmeans",
+        "teacher_rec=True",
+        "as in the paper",
+    ]

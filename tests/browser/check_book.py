@@ -2,23 +2,30 @@
 
 Usage::
 
-    python tests/browser/check_book.py book/_build/html [--pages intro.html pages/01_datasets.html]
+    python tests/browser/check_book.py book/_build/html [--pages intro.html notebooks/01_x.html]
                                        [--toc book/_toc.yml] [--json report.json]
+                                       [--live notebooks/04_codebook_sweep.html]
 
-The built HTML directory is served by ``http.server`` on 127.0.0.1 (a free port, in a thread)
-and each page is opened in Debian's Chromium through Playwright (``/usr/bin/chromium``, or
-``$CHROMIUM``; Playwright's own browser download is never used). Every request that leaves
-127.0.0.1 is aborted and recorded. For each page the check asserts that
+The built HTML directory is served as ``eodrec book serve`` serves it (127.0.0.1, a free port,
+with a local Jupyter server behind "Live code" when ``--live`` names pages) and each page is
+opened in Debian's Chromium through Playwright (``/usr/bin/chromium``, or ``$CHROMIUM``;
+Playwright's own browser download is never used). Every request that leaves 127.0.0.1 is aborted
+and recorded. For each page the check asserts that
 
 (a) no raw TeX is left in the visible text outside code blocks (``$$``, ``\\(``, ``\\[``,
     ``\\begin{``, inline ``$...$``);
 (b) MathJax rendered the page's math: at least one ``mjx-container``, every Sphinx math element
     typeset, no MathJax TeX errors;
-(c) pages that must show a result (by default everything under ``pages/``) contain at least one
+(c) pages that must show a result (by default everything under ``notebooks/``) contain at least one
     ``<table>`` or ``<img>``, and no image is broken;
 (d) the browser console logged no errors and no script threw;
 (e) no request went anywhere but 127.0.0.1, and no local request failed (e.g. a missing MathJax
-    file).
+    file);
+(f) every interactive (plotly) figure drew its plot and answers a mouse hover with a hover label;
+(g) on the ``--live`` pages, the launch menu's "Live code" connects to the local kernel, and after
+    the page's parameter is changed to ``profile = "paper"`` and its first cells and last cell are
+    run with their "run" buttons, the last cell's output (the regenerate command) says so. Pick a
+    page whose first cells are cheap at every profile (``02_compression``).
 
 Exit status: 0 all pages pass, 1 some check failed, 2 Chromium is not installed (the check could
 not run; CI may treat this as skipped only where Chromium could not be installed).
@@ -30,17 +37,14 @@ import argparse
 import contextlib
 import dataclasses
 import fnmatch
-import functools
-import http.server
 import json
 import os
 import re
 import sys
 import tempfile
-import threading
 import time
 import urllib.parse
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 EXIT_OK = 0
@@ -62,7 +66,7 @@ LOCAL_HOST = "127.0.0.1"
 # Pages Sphinx generates that are not book content.
 SKIPPED_PAGES = frozenset({"genindex.html", "search.html", "py-modindex.html"})
 # Pages that must show a table or a figure.
-DEFAULT_MEDIA_GLOBS = ("pages/*",)
+DEFAULT_MEDIA_GLOBS = ("notebooks/*",)
 PAGE_TIMEOUT_MS = 30_000
 # Sphinx loads MathJax with "defer", so by the load event it has either run or failed; a short
 # grace period is enough for it to appear. Typesetting itself may take longer on big pages.
@@ -149,6 +153,52 @@ async () => {
 }
 """
 
+# Runs in the page: each interactive figure with data, and whether plotly drew it.
+FIGURES_JS = """
+() => Array.from(document.querySelectorAll('.js-plotly-plot'))
+  // a figure without results shows a note instead of data ("no stored results ...")
+  .filter(fig => !(fig.layout && fig.layout.meta && fig.layout.meta.empty))
+  .map(fig => ({id: fig.id, drawn: !!fig.querySelector('.main-svg') && !!(fig.data || []).length}))
+"""
+
+# Runs in the page: scrolls a figure into view and says where to hover on it (the centre of its
+# first data mark, else of its plot area), in viewport coordinates.
+HOVER_TARGET_JS = """
+(id) => {
+  const fig = document.getElementById(id);
+  fig.scrollIntoView({block: 'center'});
+  const mark = fig.querySelector('.scatterlayer .point, .barlayer .point, .heatmaplayer image, '
+                                 + '.heatmaplayer .hm') || fig.querySelector('.nsewdrag');
+  if (!mark) return null;
+  const box = mark.getBoundingClientRect();
+  return {x: box.left + Math.min(box.width / 2, 40), y: box.top + box.height / 2};
+}
+"""
+
+HOVER_LABEL_JS = """
+(id) => !!document.getElementById(id).querySelector('.hoverlayer .hovertext')
+"""
+
+# Live code: the kernel Thebe started, and the text of a cell's output.
+KERNEL_IDLE_JS = """
+() => !!(window.thebe && thebe.session && thebe.session.kernel
+         && thebe.session.kernel.status === 'idle')
+"""
+CELL_TEXT_JS = """
+(index) => {
+  const output = document.querySelectorAll('div.cell')[index].querySelector('[data-output]');
+  return output ? output.innerText : '';
+}
+"""
+CELL_IDLE_JS = """
+(index) => {
+  const busy = document.querySelectorAll('div.cell')[index].querySelector('.thebe-busy');
+  return (!busy || busy.style.display === 'none') && thebe.session.kernel.status === 'idle';
+}
+"""
+LIVE_TIMEOUT_MS = 120_000
+LIVE_PROFILE = "paper"  # differs from the profiles the book is built with (smoke, quick)
+
 MATHJAX_STARTED_JS = "() => !!(window.MathJax && window.MathJax.startup && MathJax.startup.promise)"
 
 WAIT_MATHJAX_JS = """
@@ -174,6 +224,9 @@ class PageResult:
     mathjax_version: str | None = None
     tables: int = 0
     images: int = 0
+    figures: int = 0
+    figures_hovered: int = 0
+    live_code: str | None = None  # what "Live code" did, on the --live pages
     console_errors: list[str] = dataclasses.field(default_factory=list)
     external_requests: list[str] = dataclasses.field(default_factory=list)
     failed_local_requests: list[str] = dataclasses.field(default_factory=list)
@@ -187,7 +240,9 @@ class PageResult:
         if self.ok:
             detail = (
                 f"math {self.mathjax_containers} rendered, tables {self.tables}, "
-                f"images {self.images}, {self.seconds:.1f}s"
+                f"images {self.images}, figures {self.figures_hovered}/{self.figures} hovered"
+                + (f", live code: {self.live_code}" if self.live_code else "")
+                + f", {self.seconds:.1f}s"
             )
             return f"OK    {self.page}  ({detail})"
         return f"FAIL  {self.page}: " + "; ".join(self.reasons)
@@ -310,42 +365,6 @@ def needs_media(page: str, globs: Sequence[str]) -> bool:
     return any(fnmatch.fnmatch(page, pattern) for pattern in globs)
 
 
-class _QuietHandler(http.server.SimpleHTTPRequestHandler):
-    extensions_map = {
-        **http.server.SimpleHTTPRequestHandler.extensions_map,
-        ".js": "text/javascript",
-        ".woff": "font/woff",
-        ".woff2": "font/woff2",
-    }
-
-    def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - stdlib signature
-        pass
-
-    def do_GET(self) -> None:
-        # Chromium asks for /favicon.ico by itself; a book without one should not fail on the
-        # resulting 404 console message, which is no part of the book.
-        if self.path == "/favicon.ico" and not Path(self.directory, "favicon.ico").is_file():
-            self.send_response(204)
-            self.end_headers()
-            return
-        super().do_GET()
-
-
-@contextlib.contextmanager
-def serve(html_dir: Path) -> Iterator[str]:
-    """Serve ``html_dir`` on 127.0.0.1 at a free port; yields the base URL."""
-    handler = functools.partial(_QuietHandler, directory=str(html_dir))
-    server = http.server.ThreadingHTTPServer((LOCAL_HOST, 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://{LOCAL_HOST}:{server.server_address[1]}/"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join()
-
-
 def _is_local(url: str) -> bool:
     parsed = urllib.parse.urlsplit(url)
     if parsed.scheme in ("data", "blob", "about"):
@@ -353,7 +372,72 @@ def _is_local(url: str) -> bool:
     return parsed.hostname == LOCAL_HOST
 
 
-def _check_page(context, base_url: str, page: str, require_media: bool) -> PageResult:
+def _check_figures(browser_page, result: PageResult) -> None:
+    """(f): each plotly figure is drawn and shows a hover label under the mouse."""
+    figures = browser_page.evaluate(FIGURES_JS)
+    result.figures = len(figures)
+    for figure in figures:
+        target = browser_page.evaluate(HOVER_TARGET_JS, figure["id"]) if figure["drawn"] else None
+        if target is None:
+            result.reasons.append(f"interactive figure {figure['id']} was not drawn")
+            continue
+        browser_page.mouse.move(target["x"], target["y"], steps=4)
+        try:
+            browser_page.wait_for_function(HOVER_LABEL_JS, arg=figure["id"], timeout=3_000)
+        except Exception:  # noqa: BLE001 - a timeout: no label appeared
+            result.reasons.append(f"interactive figure {figure['id']} shows no hover label")
+        else:
+            result.figures_hovered += 1
+        browser_page.mouse.move(0, 0)
+
+
+def _run_cell(browser_page, index: int) -> None:
+    cell = browser_page.locator("div.cell").nth(index)
+    cell.locator(".thebe-run-button").click()
+    with contextlib.suppress(Exception):  # a fast cell may finish before it looks busy
+        browser_page.wait_for_function(
+            "(i) => !(" + CELL_IDLE_JS + ")(i)", arg=index, timeout=1_000
+        )
+    browser_page.wait_for_function(CELL_IDLE_JS, arg=index, timeout=LIVE_TIMEOUT_MS)
+
+
+def _check_live_code(browser_page, result: PageResult) -> None:
+    """(g): Live code from the launch menu; change the profile, run, see the output follow."""
+    cells = browser_page.locator("div.cell")
+    last = cells.count() - 1
+    index = browser_page.evaluate(
+        "() => Array.from(document.querySelectorAll('div.cell')).findLastIndex(c =>"
+        " c.matches('.tag_injected-parameters, .tag_parameters'))"
+    )
+    if last < 2 or index < 0:
+        result.reasons.append("live code: the page has no parameters cell")
+        return
+    before = browser_page.evaluate(CELL_TEXT_JS, last)
+    started = time.monotonic()
+    browser_page.locator(".dropdown-launch-buttons .dropdown-toggle").click()
+    browser_page.locator("button.btn-launch-thebe").click()
+    browser_page.wait_for_function(KERNEL_IDLE_JS, timeout=LIVE_TIMEOUT_MS)
+    connected = time.monotonic() - started
+    browser_page.evaluate(
+        "([i, line]) => { const cm = document.querySelectorAll('div.cell')[i]"
+        ".querySelector('.CodeMirror').CodeMirror;"
+        " cm.setValue(cm.getValue().replace(/profile = .*/, line)); }",
+        [index, f'profile = "{LIVE_PROFILE}"'],
+    )
+    for cell in (0, index, index + 1, last):  # imports, parameters, page_parameters(), last
+        _run_cell(browser_page, cell)
+    after = browser_page.evaluate(CELL_TEXT_JS, last)
+    if f"profile {LIVE_PROFILE}" not in after or after == before:
+        result.reasons.append(
+            f"live code: the last cell's output did not follow the parameter: {after[-200:]!r}"
+        )
+    total = time.monotonic() - started
+    result.live_code = f"kernel in {connected:.1f}s, 4 cells run, output changed in {total:.1f}s"
+
+
+def _check_page(
+    context, base_url: str, page: str, require_media: bool, live: bool = False
+) -> PageResult:
     result = PageResult(page=page)
     started = time.monotonic()
     browser_page = context.new_page()
@@ -382,10 +466,15 @@ def _check_page(context, base_url: str, page: str, require_media: bool) -> PageR
 
     browser_page.route("**/*", route)
     if hasattr(browser_page, "route_web_socket"):
-        # A WebSocket that is routed but never connected to a server stays closed.
-        browser_page.route_web_socket(
-            re.compile(".*"), lambda ws: result.external_requests.append(ws.url)
-        )
+        # Live code's kernel socket goes to the local Jupyter server; any other WebSocket is
+        # recorded and, routed but never connected to a server, stays closed.
+        def route_socket(ws) -> None:
+            if _is_local(ws.url):
+                ws.connect_to_server()
+            else:
+                result.external_requests.append(ws.url)
+
+        browser_page.route_web_socket(re.compile(".*"), route_socket)
     browser_page.on("console", on_console)
     browser_page.on("pageerror", lambda error: result.console_errors.append(f"uncaught: {error}"))
     browser_page.on("response", on_response)
@@ -411,6 +500,9 @@ def _check_page(context, base_url: str, page: str, require_media: bool) -> PageR
             browser_page.wait_for_load_state("networkidle", timeout=SETTLE_TIMEOUT_MS)
         facts = browser_page.evaluate(PAGE_FACTS_JS)
         texts = browser_page.evaluate(VISIBLE_TEXT_JS)
+        _check_figures(browser_page, result)
+        if live:
+            _check_live_code(browser_page, result)
     except Exception as error:  # noqa: BLE001 - report, never crash the whole run
         result.reasons.append(f"page did not load: {type(error).__name__}: {error}".splitlines()[0])
         browser_page.close()
@@ -468,13 +560,18 @@ def check_book(
     toc: str | os.PathLike[str] | None = None,
     media_globs: Sequence[str] = DEFAULT_MEDIA_GLOBS,
     chromium: str | None = None,
+    live_pages: Sequence[str] = (),
+    notebooks: str | os.PathLike[str] = "notebooks",
     on_page=None,
 ) -> Report:
-    """Check ``pages`` (default: from ``toc`` if given, else every content page) of a built book.
+    """Check ``pages`` (default: from ``toc`` if given, else every content page) of a built book;
+    on ``live_pages`` also run "Live code" against a Jupyter server started in ``notebooks``.
 
     Raises BrowserUnavailable if Chromium is missing and FileNotFoundError if ``html_dir`` is.
     ``on_page`` is called with each PageResult as soon as it is known.
     """
+    from eodrec.serve import live_book
+
     root = Path(html_dir).resolve()
     if not (root / "index.html").is_file() and not any(root.glob("*.html")):
         raise FileNotFoundError(f"no built HTML in {root}")
@@ -488,8 +585,10 @@ def check_book(
     else:
         selected = discover_pages(root)
 
+    live_pages = {_as_html(page) for page in live_pages}
     results: list[PageResult] = []
-    with serve(root) as base_url, tempfile.TemporaryDirectory(prefix="book-check-") as profile:
+    server = live_book(root, Path(notebooks), live=bool(live_pages))
+    with server as book, tempfile.TemporaryDirectory(prefix="book-check-") as profile:
         with sync_playwright() as playwright:
             context = playwright.chromium.launch_persistent_context(
                 profile,
@@ -505,7 +604,11 @@ def check_book(
                         result = PageResult(page=page, reasons=["page was not built"])
                     else:
                         result = _check_page(
-                            context, base_url, page, needs_media(page, media_globs)
+                            context,
+                            book.url,
+                            page,
+                            needs_media(page, media_globs),
+                            live=page in live_pages,
                         )
                     results.append(result)
                     if on_page is not None:
@@ -528,12 +631,24 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--media",
         action="append",
         metavar="GLOB",
-        help="pages that must contain a <table> or <img> (repeatable; default: pages/*)",
+        help="pages that must contain a <table> or <img> (repeatable; default: notebooks/*)",
     )
     parser.add_argument(
         "--chromium", help="Chromium binary (default: $CHROMIUM or /usr/bin/chromium)"
     )
     parser.add_argument("--json", metavar="FILE", help="write a JSON report to FILE")
+    parser.add_argument(
+        "--live",
+        nargs="*",
+        default=(),
+        metavar="PAGE",
+        help="pages on which to run Live code against a local Jupyter server",
+    )
+    parser.add_argument(
+        "--notebooks",
+        default="notebooks",
+        help="where Live code's kernel runs (the pages' sources)",
+    )
     args = parser.parse_args(argv)
 
     try:
@@ -543,6 +658,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             toc=args.toc,
             media_globs=args.media or DEFAULT_MEDIA_GLOBS,
             chromium=args.chromium,
+            live_pages=args.live,
+            notebooks=args.notebooks,
             on_page=lambda result: print(result.line(), flush=True),
         )
     except BrowserUnavailable as error:
