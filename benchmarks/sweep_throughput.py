@@ -4,14 +4,14 @@
 the toy data: four students and their teacher) into fresh results and checkpoint folders, so
 nothing is reused.
 
-``quick``: real points of a grid, kept in the real results store (they are results the book
-needs, too expensive to throw away): the first ``--points`` not yet stored go to 1 worker, the
-next ones to 2 workers, all distilling from the stored teacher. The points differ, so each run's
-own wall time is reported beside the rate.
+``quick``: the ``--points`` cheapest points of a real grid (by M x K: the code learner's cost
+grows with (M K)^2), the same points for every worker count, each time into fresh results and
+checkpoint folders that share only the stored teacher (its result and checkpoint), which
+would otherwise take most of an hour to train.
 
 Usage: python benchmarks/sweep_throughput.py [--workers 1 2] [--json out.json]
        python benchmarks/sweep_throughput.py --profile quick --grid table4 --dataset Tmall \
-           --points 2 4 --json out.json
+           --points 4 --json out.json
 """
 
 from __future__ import annotations
@@ -23,6 +23,8 @@ import platform
 import tempfile
 from pathlib import Path
 
+from eodrec.checkpoint import run_dir
+from eodrec.config import teacher_config
 from eodrec.store import ResultsStore
 from eodrec.sweeps import Paths, grid_configs, run_sweep
 
@@ -46,23 +48,31 @@ def measure(workers: int, configs, paths: Paths) -> dict:
 
 
 def smoke(workers: list[int]) -> list[dict]:
+    configs = grid_configs("fig4_beta", "smoke") + grid_configs("fig4_gamma", "smoke")
+    return [measure(n, configs, _fresh_paths()) for n in workers]
+
+
+def quick(grid: str, dataset: str, workers: list[int], points: int, paths: Paths) -> list[dict]:
+    configs = grid_configs(grid, "quick", [dataset])
+    configs = sorted(configs, key=lambda c: c.student.n_codebooks * c.student.n_codewords)
+    configs = configs[:points]
+    teacher = ResultsStore(paths.results).find(teacher_config(configs[0]))
+    if teacher is None:
+        raise SystemExit(f"train the teacher first: eodrec train teacher --dataset {dataset}")
     rows = []
     for n in workers:
-        configs = grid_configs("fig4_beta", "smoke") + grid_configs("fig4_gamma", "smoke")
-        with tempfile.TemporaryDirectory() as root:
-            paths = Paths(None, Path(root) / "results", Path(root) / "cache")
-            rows.append(measure(n, configs, paths))
+        fresh = _fresh_paths(paths.data_dir)
+        ResultsStore(fresh.results).save(teacher)
+        link = run_dir(teacher["id"], fresh.cache_dir)
+        link.parent.mkdir(parents=True)
+        link.symlink_to(run_dir(teacher["id"], paths.cache_dir).resolve())
+        rows.append(measure(n, configs, fresh))
     return rows
 
 
-def quick(grid: str, dataset: str, workers: list[int], points: list[int], paths: Paths):
-    store = ResultsStore(paths.results)
-    missing = [c for c in grid_configs(grid, "quick", [dataset]) if store.find(c) is None]
-    rows, start = [], 0
-    for n, count in zip(workers, points, strict=True):
-        rows.append(measure(n, missing[start : start + count], paths))
-        start += count
-    return rows
+def _fresh_paths(data_dir: Path | None = None) -> Paths:
+    root = Path(tempfile.mkdtemp(prefix="sweep-throughput-"))
+    return Paths(data_dir, root / "results", root / "cache")
 
 
 def main() -> None:
@@ -71,7 +81,7 @@ def main() -> None:
     parser.add_argument("--profile", choices=["smoke", "quick"], default="smoke")
     parser.add_argument("--grid", default="table4", help="quick: the grid whose points to run")
     parser.add_argument("--dataset", default="Tmall", help="quick: the dataset")
-    parser.add_argument("--points", type=int, nargs="+", help="quick: points per worker count")
+    parser.add_argument("--points", type=int, default=4, help="quick: how many points")
     parser.add_argument("--results", type=Path, default=Path("results"))
     parser.add_argument("--cache-dir", type=Path, default=None)
     parser.add_argument("--json", type=Path, default=None)
@@ -79,7 +89,7 @@ def main() -> None:
     if args.profile == "smoke":
         rows = smoke(args.workers)
     else:
-        paths = Paths(None, args.results, args.cache_dir)
+        paths = Paths(None, args.results, args.cache_dir)  # where the teacher is stored
         rows = quick(args.grid, args.dataset, args.workers, args.points, paths)
     base = rows[0]["runs_per_hour"]
     for row in rows:
