@@ -127,27 +127,31 @@ def live_book(
     html, notebooks = Path(html).resolve(), Path(notebooks).resolve()
     if not (html / "index.html").is_file():
         raise ServeError(f"no built book in {html}; run `make book` first")
-    port = port or free_port()
-    url = f"http://{HOST}:{port}/"
     token = secrets.token_urlsafe(32)
-    jupyter_url, process, announcement = "", None, None
-    if live:
-        jupyter_port = free_port()
-        jupyter_url = f"http://{HOST}:{jupyter_port}/"
-        process = _start_jupyter(notebooks, jupyter_port, token, origin=url.rstrip("/"))
+    jupyter_port = free_port() if live else None
+    announcement = None  # without live code the page falls back to Binder
+    if jupyter_port is not None:
         announcement = json.dumps(
             {
-                "baseUrl": jupyter_url,
+                "baseUrl": f"http://{HOST}:{jupyter_port}/",
                 "wsUrl": f"ws://{HOST}:{jupyter_port}/",
                 "token": token,
                 "path": "",
             }
         ).encode()
     handler = functools.partial(_BookHandler, directory=str(html), announcement=announcement)
-    server = ThreadingHTTPServer((HOST, port), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
     try:
-        if process is not None:
+        server = ThreadingHTTPServer((HOST, port), handler)  # bound before Jupyter starts
+    except OSError as error:
+        raise ServeError(f"cannot serve on {HOST}:{port} ({error.strerror}); try --port") from None
+    url = f"http://{HOST}:{server.server_address[1]}/"
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    process = None
+    try:
+        jupyter_url = ""
+        if jupyter_port is not None:
+            jupyter_url = f"http://{HOST}:{jupyter_port}/"
+            process = _start_jupyter(notebooks, jupyter_port, token, origin=url.rstrip("/"))
             _wait_until_up(jupyter_url, token, process, timeout_s)
         thread.start()
         yield LiveBook(url=url, jupyter_url=jupyter_url, token=token)

@@ -68,6 +68,15 @@ def test_without_live_code_there_is_no_announcement(built_book):
         assert _get(book.url + "favicon.ico")[0] == 204  # browsers ask; no 404 in the console
 
 
+def test_a_busy_port_is_one_line_naming_the_fix(built_book):
+    html, notebooks = built_book
+    with live_book(html, notebooks, live=False) as book:
+        busy = int(book.url.rsplit(":", 1)[1].strip("/"))
+        with pytest.raises(ServeError, match=f"cannot serve on 127.0.0.1:{busy}.*try --port"):
+            with live_book(html, notebooks, port=busy):
+                pass
+
+
 def test_serving_an_unbuilt_book_is_one_line_naming_the_fix(tmp_path, capsys):
     with pytest.raises(ServeError, match="make book"):
         with live_book(tmp_path / "html", tmp_path):
