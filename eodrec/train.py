@@ -35,7 +35,7 @@ from eodrec.memory import tune_glibc_malloc
 from eodrec.metrics import PADDING_ID
 from eodrec.models import CodeLearner, Mixup, SessionRecommender
 from eodrec.models.backbones import build_backbone
-from eodrec.models.codes import code_usage_summary, residual_kmeans
+from eodrec.models.codes import code_usage_summary, residual_kmeans, sum_of_rows
 from eodrec.models.odrec import build_odrec
 from eodrec.models.student import StudentConfig, build_student
 from eodrec.provenance import git_commit, provenance
@@ -364,8 +364,8 @@ class Trainer:
         codes, codewords = residual_kmeans(
             X, student_config.n_codebooks, student_config.n_codewords, seed=self.config.train.seed
         )
-        rows = codes + torch.arange(student_config.n_codebooks) * student_config.n_codewords
-        composite = codewords[rows].sum(dim=1)
+        offsets = torch.arange(student_config.n_codebooks) * student_config.n_codewords
+        composite = sum_of_rows(codewords, codes + offsets)  # (n, N)
         padded = torch.cat([codes.new_zeros(1, codes.shape[1]), codes])  # the padding row
         return {
             "config_hash": key,

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, replace
-from typing import Literal
+from typing import Literal, get_args
 
 import torch
 
@@ -132,8 +132,8 @@ class StudentConfig:
         for name in ("gumbel_tau", "contrast_tau", "kd_temperature", "code_lr"):
             if not getattr(self, name) > 0:
                 raise ValueError(f"{name} must be positive, got {getattr(self, name)}")
-        if self.code_learning not in ("gumbel", "residual-kmeans"):
-            raise ValueError('code_learning must be "gumbel" or "residual-kmeans"')
+        if self.code_learning not in get_args(CodeLearning):
+            raise ValueError(f"code_learning must be one of {get_args(CodeLearning)}")
         if self.eta_convention not in ETA_CONVENTIONS:
             raise ValueError(f"eta_convention must be one of {ETA_CONVENTIONS}")
         if self.variant not in ABLATIONS:
