@@ -133,6 +133,12 @@ PROFILE_SWEEP_TRAINING: dict[tuple[str, str], dict[str, object]] = {
     ("quick", "retailrocket"): {"epochs": 1, "max_steps_per_epoch": 150},
 }
 
+# Table 4's `quick` points also sample the codes of this many random items per code-learning
+# step, not all |V|: the learner costs ~|V| (MK)^2 per step, ~14 s at M*K = 2560 on one CPU core,
+# so the large (M, K) would not fit the two hours. Every point of the grid uses it, so the points
+# compare with each other (not with Fig. 4-5's, which sample every item).
+TABLE4_CODE_ITEM_BATCH: dict[str, int] = {"quick": 2048}
+
 # OD-Rec's tensor-train shapes (METHOD-NOTES 5.2): I1 I2 >= |V| + 1, J1 J2 = N, CR ~27 and ~30.
 DATASET_ODREC_SETTINGS: dict[str, dict[str, object]] = {
     "Tmall": {"item_shape": (169, 241), "dim_shape": (16, 8), "rank": 60},
@@ -144,7 +150,7 @@ DATASET_ODREC_SETTINGS: dict[str, dict[str, object]] = {
 # form at the default, so stored runs keep their names.
 LATE_DEFAULTS: dict[str, dict[str, object]] = {
     "model": {"backbone": "teacher"},
-    "student": {"teacher_rec": False, "code_learning": "gumbel"},
+    "student": {"teacher_rec": False, "code_learning": "gumbel", "code_item_batch": 0},
 }
 
 

@@ -101,17 +101,10 @@ class TeacherStage(Stage):
         return {"loss": loss.item()}
 
 
-def learned_codes(
-    learner: CodeLearner, teacher_table: torch.Tensor, one_hot: torch.Tensor | None = None
-) -> torch.Tensor:
-    """The code matrix (n_items + 1, M) for the student's table, row 0 (padding) all zeros.
-
-    Noise-free argmax codes of the teacher's item rows, or the given Gumbel sample's.
-    """
-    if one_hot is None:
-        codes = learner.codes(teacher_table[PADDING_ID + 1 :])
-    else:
-        codes = codes_from_one_hot(one_hot, learner.code_dtype)
+def learned_codes(learner: CodeLearner, teacher_table: torch.Tensor) -> torch.Tensor:
+    """The noise-free argmax code matrix (n_items + 1, M) of the teacher's item rows for the
+    student's table, row 0 (padding) all zeros."""
+    codes = learner.codes(teacher_table[PADDING_ID + 1 :])
     return torch.cat([codes.new_zeros(1, codes.shape[1]), codes])
 
 
@@ -125,6 +118,9 @@ class CodeLearningStage(Stage):
     is frozen. Validation scores the last step's Gumbel sample (``best-sample``, the paper's
     "recorded by the Gumbel-Softmax operation", and ``first-epoch-sample``, the authors' code)
     or the noise-free argmax of alpha (``best-argmax``); the selected epoch's codes are kept.
+
+    With ``code_item_batch`` B > 0 a step samples B random items only; the table starts from the
+    noise-free argmax codes and every other item keeps its last sampled code.
     """
 
     name = "codes"
@@ -150,7 +146,9 @@ class CodeLearningStage(Stage):
         self.optimizer = adam(backbone, lr, weight_decay)
         code_parameters = [*learner.parameters(), *codebooks]
         self.code_optimizer = adam(code_parameters, config.code_lr, weight_decay)
-        self.last_sample: torch.Tensor | None = None
+        self.sampled = False  # whether the table holds Gumbel samples yet
+        if config.code_item_batch:  # items not yet sampled start from alpha's argmax
+            self.table.set_codes(learned_codes(learner, self.teacher_table))
 
     def modules(self) -> dict[str, nn.Module]:
         return {"model": self.model, "learner": self.learner}
@@ -162,13 +160,26 @@ class CodeLearningStage(Stage):
         self.model.train()
         self.learner.train()
 
+    def sampled_rows(self) -> torch.Tensor:
+        """Table rows whose codes this step samples: every item, or ``code_item_batch`` random
+        ones."""
+        n_items = self.table.n_items
+        batch = self.config.code_item_batch
+        if not batch or batch >= n_items:
+            return torch.arange(PADDING_ID + 1, n_items + 1, device=self.teacher_table.device)
+        chosen = torch.randperm(n_items, device=self.teacher_table.device)[:batch]
+        return chosen + PADDING_ID + 1
+
     def step(self, batch: Batch) -> dict[str, float]:
-        items = self.teacher_table[PADDING_ID + 1 :]  # (|V|, N)
-        one_hot = self.learner.sample(items)  # (|V|, M, K), straight-through
-        composite = self.table.codebooks.compose(one_hot)  # (|V|, N)
+        rows = self.sampled_rows()
+        items = self.teacher_table[rows]  # (B, N)
+        one_hot = self.learner.sample(items)  # (B, M, K), straight-through
+        composite = self.table.codebooks.compose(one_hot)  # (B, N)
         mse = embedding_mse(composite, items, self.config.mse_scale)
-        self.last_sample = one_hot.detach()
-        self.table.set_codes(learned_codes(self.learner, self.teacher_table, self.last_sample))
+        codes = self.table.codes.clone()
+        codes[rows] = codes_from_one_hot(one_hot.detach(), self.learner.code_dtype)
+        self.table.set_codes(codes)
+        self.sampled = True
         rec = self.model.loss(batch)
         loss = rec + mse
         step_all([self.optimizer, self.code_optimizer], loss)
@@ -176,7 +187,7 @@ class CodeLearningStage(Stage):
 
     def before_evaluation(self) -> dict[str, float]:
         """Set the codes to be validated; report how spread out they are (Fig. 6's view)."""
-        if self.config.code_snapshot == "best-argmax" or self.last_sample is None:  # noise-free
+        if self.config.code_snapshot == "best-argmax" or not self.sampled:  # noise-free
             self.table.set_codes(learned_codes(self.learner, self.teacher_table))
         usage = code_usage_summary(self.table.codes[PADDING_ID + 1 :], self.table.n_codewords)
         entropy = usage["entropy_bits"]

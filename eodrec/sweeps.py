@@ -40,7 +40,12 @@ SMOKE_VALUES = {
 
 
 def _table4(dataset: str, profile: str) -> list[list[str]]:
-    """Every (M, K) Table 4 prints for ``dataset``; K > 256 stores its codes as int16."""
+    """Every (M, K) Table 4 prints for ``dataset``; K > 256 stores its codes as int16. A profile
+    with a ``TABLE4_CODE_ITEM_BATCH`` samples that many items' codes per code-learning step."""
+    from eodrec.config import TABLE4_CODE_ITEM_BATCH
+
+    item_batch = TABLE4_CODE_ITEM_BATCH.get(profile)
+    shared = [f"code_item_batch={item_batch}"] if item_batch else []
     if profile == "smoke":
         shapes = SMOKE_VALUES["table4"]
     else:
@@ -48,7 +53,12 @@ def _table4(dataset: str, profile: str) -> list[list[str]]:
         rows = paper[paper["dataset"] == PAPER_DATASET_NAMES[dataset]]
         shapes = list(zip(rows["M"], rows["K"], strict=True))
     return [
-        [f"n_codebooks={m}", f"n_codewords={k}", *(["code_dtype=int16"] if k > 256 else [])]
+        [
+            f"n_codebooks={m}",
+            f"n_codewords={k}",
+            *(["code_dtype=int16"] if k > 256 else []),
+            *shared,
+        ]
         for m, k in shapes
     ]
 

@@ -8,11 +8,11 @@ from eodrec.data import pad_batch
 from eodrec.distill import HotColdRecombination, soft_target_kl
 from eodrec.metrics import mask_padding
 from eodrec.models import Teacher, TeacherConfig
-from eodrec.models.codes import Codebooks
+from eodrec.models.codes import Codebooks, CodeLearner
 from eodrec.models.fast_distill import joint_scores
 from eodrec.models.fast_loss import TableGather
 from eodrec.models.student import StudentConfig, build_student, with_variant
-from eodrec.stages import JointStage
+from eodrec.stages import CodeLearningStage, JointStage, learned_codes
 
 N_ITEMS, DIM = 40, 8
 
@@ -146,3 +146,51 @@ def test_teacher_rec_adds_the_teachers_cross_entropy_and_needs_a_trainable_teach
     )
     with pytest.raises(ValueError, match="needs freeze_teacher=False"):
         StudentConfig(teacher_rec=True, freeze_teacher=True)  # i.e. with Stu-w/o-b
+
+
+def _code_stage(**changes):
+    torch.manual_seed(0)
+    config = TeacherConfig(dim=DIM, n_heads=1, dropout=0.0)
+    student_config = StudentConfig(n_codebooks=2, n_codewords=8, **changes)
+    teacher = Teacher(config, N_ITEMS)
+    student = build_student(N_ITEMS, config, student_config, teacher.item_table)
+    learner = CodeLearner(DIM, 2, 8)
+    table = teacher.item_table.weight().detach()
+    stage = CodeLearningStage(student, learner, table, student_config, 1e-2, 0.0)
+    batch = pad_batch([[1, 12, 3], [20, 21], [2, 5, 7, 9], [30]], [4, 22, 1, 31], range(4))
+    return stage, batch
+
+
+def test_code_step_samples_every_item_by_default():
+    stage, batch = _code_stage()
+    torch.manual_seed(1)
+    stage.step(batch)
+    first = stage.table.codes.clone()
+    torch.manual_seed(2)
+    stage.step(batch)
+    assert (stage.table.codes[1:] != first[1:]).any(dim=1).sum() > N_ITEMS // 4
+    assert (stage.table.codes[0] == 0).all()  # padding
+
+
+def test_code_item_batch_samples_only_that_many_items_and_keeps_the_rest():
+    stage, batch = _code_stage(code_item_batch=5)
+    argmax = learned_codes(stage.learner, stage.teacher_table)
+    assert torch.equal(stage.table.codes, argmax)  # unsampled items start at alpha's argmax
+    learner_before = _snapshot(stage.learner)
+    for seed in range(3):
+        before = stage.table.codes.clone()
+        torch.manual_seed(seed)
+        stage.step(batch)
+        assert (stage.table.codes != before).any(dim=1).sum() <= 5
+        assert (stage.table.codes[0] == 0).all()
+    assert (stage.table.codes != argmax).any()  # the sampled items took their samples
+    assert _changed(stage.learner, learner_before) == {
+        n for n, _ in stage.learner.named_parameters()
+    }
+
+
+def test_code_item_batch_is_checked():
+    with pytest.raises(ValueError, match="code_item_batch must be >= 0"):
+        StudentConfig(code_item_batch=-1)
+    with pytest.raises(ValueError, match="needs code_item_batch=0"):
+        StudentConfig(code_item_batch=64, mse_scale="code")

@@ -20,6 +20,9 @@ def test_grids_cover_the_papers_values():
         for c in table4
     )
     assert {(c.train.epochs, c.train.max_steps_per_epoch) for c in table4} == {(1, 600)}  # budget
+    assert {c.student.code_item_batch for c in table4} == {2048}
+    assert {c.student.code_item_batch for c in grid_configs("fig4_beta", "quick")} == {0}
+    assert {c.student.code_item_batch for c in grid_configs("table4", "smoke")} == {0}
     etas = grid_configs("fig5_eta", "quick")
     assert sorted({c.student.eta for c in etas}) == list(FIG5_ETAS)
     assert {c.data.dataset for c in etas} == {"Tmall", "retailrocket"}

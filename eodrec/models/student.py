@@ -92,6 +92,10 @@ class StudentConfig:
     hot_fraction: float = 0.2  # hot items: the top 20% by popularity (METHOD-NOTES 1.3)
     code_epochs: int = 10  # upper bound of the code-learning stage (Eq. 26), early-stopped
     code_lr: float = 1e-4  # Adam lr of the code learner and codebooks (METHOD-NOTES 7.18)
+    # Items whose codes one code-learning step samples: 0, the paper's, samples every item each
+    # step (Eq. 26). B > 0 samples B random items and the others keep their last codes: the
+    # learner's cost is ~|V| (MK)^2 per step, which for large M*K only a GPU affords.
+    code_item_batch: int = 0
     variant: Variant = "full"  # Fig. 3 ablation; see ABLATIONS
     # How the codes are found. "gumbel": the paper's code learner (Eq. 16-17, 26). Beyond the
     # paper, "residual-kmeans": each codebook is a k-means of what the codebooks before it leave
@@ -119,6 +123,10 @@ class StudentConfig:
                 raise ValueError(f"{name} must be a positive integer, got {getattr(self, name)}")
         if self.n_codewords < 2:
             raise ValueError(f"n_codewords must be at least 2, got {self.n_codewords}")
+        if self.code_item_batch < 0:
+            raise ValueError(f"code_item_batch must be >= 0, got {self.code_item_batch}")
+        if self.code_item_batch and self.mse_scale == "code":
+            raise ValueError("mse_scale='code' divides by the whole table; needs code_item_batch=0")
         if self.code_dtype not in CODE_DTYPES:
             raise ValueError(f"code_dtype must be one of {tuple(CODE_DTYPES)}")
         check_code_dtype(self.n_codewords, CODE_DTYPES[self.code_dtype])
