@@ -184,7 +184,7 @@ def run_sweep(
         cluster = LocalCluster(
             n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None
         )
-    threads = max(1, (os.cpu_count() or 1) // workers)
+    threads = max(1, usable_cores() // workers)
     with Client(scheduler or cluster) as client:
         futures, config_of = {}, {}
 
@@ -226,6 +226,14 @@ def run_sweep(
         cluster.close()
     report.wall_time_s = time.perf_counter() - start
     return report
+
+
+def usable_cores() -> int:
+    """Cores this process may run on: those of its CPU affinity (``taskset``, a cgroup cpuset)
+    where the OS reports one, else every core."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
 
 
 def _error_text(future) -> str:

@@ -1,13 +1,14 @@
 """Sweeps on a real Dask LocalCluster: grids, shared work, resume, failures, one writer."""
 
 import json
+import os
 from dataclasses import replace
 
 import pytest
 
 from eodrec.config import ParameterError, make_config, teacher_config
 from eodrec.store import ResultsStore
-from eodrec.sweeps import FIG5_ETAS, Paths, grid_configs, run_sweep
+from eodrec.sweeps import FIG5_ETAS, Paths, grid_configs, run_sweep, usable_cores
 from eodrec.train import code_learning_key
 
 
@@ -80,3 +81,14 @@ def test_a_failing_point_is_reported_and_the_others_finish(tmp_path):
     assert report.trained == [good.run_id]
     assert list(report.failed) == [bad.run_id]
     assert "max_length=2" in report.failed[bad.run_id]
+
+
+@pytest.mark.skipif(not hasattr(os, "sched_setaffinity"), reason="no CPU affinity on this OS")
+def test_usable_cores_follow_the_cpu_affinity():
+    everything = os.sched_getaffinity(0)
+    try:
+        os.sched_setaffinity(0, {min(everything)})
+        assert usable_cores() == 1
+    finally:
+        os.sched_setaffinity(0, everything)
+    assert usable_cores() == len(everything)
