@@ -135,8 +135,9 @@ PROFILE_SWEEP_TRAINING: dict[tuple[str, str], dict[str, object]] = {
 
 # Table 4's `quick` points also sample the codes of this many random items per code-learning
 # step, not all |V|: the learner costs ~|V| (MK)^2 per step (at M*K = 2560, 25x more over Tmall's
-# 40,727 items than over 2,048 on one CPU core), so the large (M, K) would not fit the two hours. Every point of the grid uses it, so the points
-# compare with each other (not with Fig. 4-5's, which sample every item).
+# 40,727 items than over 2,048 on one CPU core), so the large (M, K) would not fit the two
+# hours. Every point of the grid uses it, so the points compare with each other (not with
+# Fig. 4-5's, which sample every item).
 TABLE4_CODE_ITEM_BATCH: dict[str, int] = {"quick": 2048}
 
 # OD-Rec's tensor-train shapes (METHOD-NOTES 5.2): I1 I2 >= |V| + 1, J1 J2 = N, CR ~27 and ~30.

@@ -160,13 +160,13 @@ class CodeLearningStage(Stage):
         self.model.train()
         self.learner.train()
 
-    def sampled_rows(self) -> torch.Tensor:
-        """Table rows whose codes this step samples: every item, or ``code_item_batch`` random
-        ones."""
+    def sampled_rows(self) -> slice | torch.Tensor:
+        """Table rows whose codes this step samples: every item (a slice, so no copy), or
+        ``code_item_batch`` random ones."""
         n_items = self.table.n_items
         batch = self.config.code_item_batch
         if not batch or batch >= n_items:
-            return torch.arange(PADDING_ID + 1, n_items + 1, device=self.teacher_table.device)
+            return slice(PADDING_ID + 1, None)
         chosen = torch.randperm(n_items, device=self.teacher_table.device)[:batch]
         return chosen + PADDING_ID + 1
 
