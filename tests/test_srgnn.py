@@ -35,6 +35,23 @@ def reference_graph(sequence):
     return nodes, [nodes.index(item) for item in sequence], a_in, counts / out_degree
 
 
+def adjacency(graphs):
+    """(A_in, A_out) as (B, n, n) matrices, read off ``propagate`` on one-hot node features;
+    asserts first that no edge joins two sessions."""
+    B, n = graphs.node_items.shape
+    kept = graphs.kept_nodes
+    eye = torch.eye(kept.numel())
+    matrices = []
+    for flat in graphs.propagate(eye, eye):  # (R, R) over the kept nodes
+        grid = torch.zeros(B * n, B * n)
+        grid[kept[:, None], kept[None, :]] = flat
+        blocks = grid.view(B, n, B, n)
+        within = blocks.diagonal(dim1=0, dim2=2).permute(2, 0, 1)  # (B, n, n)
+        assert blocks.abs().sum() == within.abs().sum()
+        matrices.append(within)
+    return tuple(matrices)
+
+
 def test_graph_of_a_session_with_a_repeated_item():
     graphs = session_graphs(make_batch([[1, 2, 3, 2, 4]], [5]))
     assert graphs.node_items.tolist() == [[1, 2, 3, 4]]
@@ -43,24 +60,25 @@ def test_graph_of_a_session_with_a_repeated_item():
     # edges 1->2, 2->3, 3->2, 2->4: node 2 (index 1) has two out-edges and two in-edges
     expected_out = [[0, 1, 0, 0], [0, 0, 0.5, 0.5], [0, 1, 0, 0], [0, 0, 0, 0]]
     expected_in = [[0, 0, 0, 0], [0.5, 0, 0.5, 0], [0, 1, 0, 0], [0, 1, 0, 0]]
-    assert graphs.adjacency_out[0].tolist() == expected_out
-    assert graphs.adjacency_in[0].tolist() == expected_in
+    adjacency_in, adjacency_out = adjacency(graphs)
+    assert adjacency_out[0].tolist() == expected_out
+    assert adjacency_in[0].tolist() == expected_in
 
 
 def test_repeated_transitions_are_counted():
     # 1->2 twice, 1->3 once: node 1 sends 2/3 to node 2 (the original code's binary edges: 1/2)
-    graphs = session_graphs(make_batch([[1, 2, 1, 3, 1, 2]], [4]))
-    assert graphs.adjacency_out[0, 0].tolist() == pytest.approx([0, 2 / 3, 1 / 3])
-    assert graphs.adjacency_in[0, 0].tolist() == pytest.approx([0, 0.5, 0.5])
+    adjacency_in, adjacency_out = adjacency(session_graphs(make_batch([[1, 2, 1, 3, 1, 2]], [4])))
+    assert adjacency_out[0, 0].tolist() == pytest.approx([0, 2 / 3, 1 / 3])
+    assert adjacency_in[0, 0].tolist() == pytest.approx([0, 0.5, 0.5])
 
 
 def test_graph_of_a_single_item_and_of_a_self_loop():
     single = session_graphs(make_batch([[7]], [1]))
     assert single.node_items.tolist() == [[7]] and single.alias.tolist() == [[0]]
-    assert single.adjacency_in.tolist() == [[[0.0]]] == single.adjacency_out.tolist()
+    assert [a.tolist() for a in adjacency(single)] == [[[[0.0]]]] * 2
     loop = session_graphs(make_batch([[5, 5]], [1]))
     assert loop.node_items.tolist() == [[5]] and loop.alias.tolist() == [[0, 0]]
-    assert loop.adjacency_in.tolist() == [[[1.0]]] == loop.adjacency_out.tolist()
+    assert [a.tolist() for a in adjacency(loop)] == [[[[1.0]]]] * 2
 
 
 def test_graphs_of_a_padded_batch():
@@ -68,13 +86,15 @@ def test_graphs_of_a_padded_batch():
     assert graphs.node_items.tolist() == [[1, 2, 3], [4, 0, 0], [6, 5, 0]]
     assert graphs.node_mask.tolist() == [[1, 1, 1], [1, 0, 0], [1, 1, 0]]
     assert graphs.alias.tolist() == [[0, 1, 2, 0, 0], [0, 0, 0, 0, 0], [0, 0, 1, 0, 0]]
-    for adjacency in (graphs.adjacency_in, graphs.adjacency_out):
-        assert adjacency.shape == (3, 3, 3)
-        # no edge touches a padding node or a padded position
-        assert torch.all(adjacency[~graphs.node_mask] == 0)
-        assert torch.all(adjacency.transpose(1, 2)[~graphs.node_mask] == 0)
-    assert graphs.adjacency_out[2].tolist() == [[0.5, 0.5, 0], [0, 0, 0], [0, 0, 0]]
-    assert graphs.adjacency_in[2].tolist() == [[1, 0, 0], [1, 0, 0], [0, 0, 0]]
+    # only the real nodes are kept, so no edge can touch a padding node or a padded position
+    assert graphs.kept_nodes.tolist() == [0, 1, 2, 3, 6, 7]
+    adjacency_in, adjacency_out = adjacency(graphs)
+    assert adjacency_out[2].tolist() == [[0.5, 0.5, 0], [0, 0, 0], [0, 0, 0]]
+    assert adjacency_in[2].tolist() == [[1, 0, 0], [1, 0, 0], [0, 0, 0]]
+    # the readout sees the 7 real positions and each session's last one
+    assert graphs.position_sessions.tolist() == [0, 0, 0, 1, 2, 2, 2]
+    assert graphs.position_nodes.tolist() == [0, 1, 2, 3, 4, 4, 5]
+    assert graphs.last_nodes.tolist() == [2, 3, 5]
 
 
 def test_vectorised_graphs_match_the_reference_loop():
@@ -83,15 +103,16 @@ def test_vectorised_graphs_match_the_reference_loop():
     graphs = session_graphs(make_batch(sequences, [1] * 40))
     n = graphs.node_items.shape[1]
     assert n == max(len(set(s)) for s in sequences)
+    adjacency_in, adjacency_out = adjacency(graphs)
     for row, sequence in enumerate(sequences):
         nodes, alias, a_in, a_out = reference_graph(sequence)
         k = len(nodes)
         assert graphs.node_items[row].tolist() == nodes + [0] * (n - k)
         assert graphs.alias[row, : len(sequence)].tolist() == alias
-        np.testing.assert_allclose(graphs.adjacency_in[row, :k, :k].numpy(), a_in, rtol=1e-6)
-        np.testing.assert_allclose(graphs.adjacency_out[row, :k, :k].numpy(), a_out, rtol=1e-6)
-        assert graphs.adjacency_in[row].abs().sum() == pytest.approx(a_in.sum())
-        assert graphs.adjacency_out[row].abs().sum() == pytest.approx(a_out.sum())
+        np.testing.assert_allclose(adjacency_in[row, :k, :k].numpy(), a_in, rtol=1e-6)
+        np.testing.assert_allclose(adjacency_out[row, :k, :k].numpy(), a_out, rtol=1e-6)
+        assert adjacency_in[row].abs().sum() == pytest.approx(a_in.sum())
+        assert adjacency_out[row].abs().sum() == pytest.approx(a_out.sum())
 
 
 def test_shapes_and_head_parameters():

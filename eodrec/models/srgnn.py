@@ -19,6 +19,12 @@ differs only for sessions that repeat a transition. Data flow (B sessions, n nod
     s_g = sum_i alpha_i x_i,  alpha_i = q^T sigmoid(W1 s_l + W2 x_i + c)        (B, N), Eq. 6
     s_h = W3 [s_l; s_g]                                                        (B, N), Eq. 7
 
+The graphs are computed flat, over the real nodes and positions only: a batch's padded (B, n)
+grid is mostly padding (on RetailRocket one long session pads a hundred short ones), and the GRU
+and the projections would otherwise run on every padded slot. ``A v`` is a sum over the edge
+list, so no (B, n, n) matrix is built. An exported graph cannot size a tensor by the data, so
+export keeps every slot, padding included, with zero weight on padded edges and positions.
+
 ``nn.GRUCell`` computes exactly the original ``GNNCell`` update (same gates, same order). As for
 every Table 3 baseline, the EODRec paper's general settings apply (Sec. 6.1.3): N = 128 on Tmall
 and 256 on RetailRocket, batch 100, Adam at 1e-3, L2 1e-5, U(-0.1, 0.1) init. The model reads
@@ -41,13 +47,45 @@ from eodrec.models.teacher import TeacherConfig
 
 @dataclass(frozen=True)
 class SessionGraphs:
-    """The padded session graphs of a batch; padding nodes have id 0 and no edges."""
+    """The session graphs of a batch. Nodes are numbered per session in ``node_items`` and
+    ``alias``; the edge list and the positions index the kept nodes, the rows of a flat (R, N)
+    node-state matrix (the real nodes; every slot while exporting)."""
 
     node_items: torch.Tensor  # (B, n) int64 item of each node, 0 = padding node
     alias: torch.Tensor  # (B, L) int64 node of each position, 0 at padded positions
-    adjacency_in: torch.Tensor  # (B, n, n) row i: in-edges of node i over its in-degree
-    adjacency_out: torch.Tensor  # (B, n, n) row i: out-edges of node i over its out-degree
     node_mask: torch.Tensor  # (B, n) bool, True on real nodes
+    kept_nodes: torch.Tensor  # (R,) flat index into the (B * n) grid of each kept node
+    edge_source: torch.Tensor  # (E,) kept node each transition leaves
+    edge_target: torch.Tensor  # (E,) kept node each transition enters
+    edge_weight_in: torch.Tensor  # (E,) 1 / indeg(target), 0 on padded transitions
+    edge_weight_out: torch.Tensor  # (E,) 1 / outdeg(source), 0 on padded transitions
+    position_nodes: torch.Tensor  # (T,) kept node at each kept position
+    position_sessions: torch.Tensor  # (T,) session of each kept position
+    position_weights: torch.Tensor  # (T,) 1 on real positions, 0 on padded ones
+    last_nodes: torch.Tensor  # (B,) kept node at each session's last real position
+
+    def propagate(self, h_in: torch.Tensor, h_out: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        """``(A_in h_in, A_out h_out)`` for node features (R, N), summed over the edge list."""
+        weight_in = self.edge_weight_in.to(h_in.dtype)[:, None]  # (E, 1)
+        weight_out = self.edge_weight_out.to(h_out.dtype)[:, None]  # (E, 1)
+        rows = h_in.shape[0]
+        a_in = _sum_into(h_in[self.edge_source] * weight_in, self.edge_target, rows)
+        a_out = _sum_into(h_out[self.edge_target] * weight_out, self.edge_source, rows)
+        return a_in, a_out
+
+
+def _sum_into(values: torch.Tensor, index: torch.Tensor, rows: int) -> torch.Tensor:
+    """(rows, N) sums of the (E, N) ``values`` grouped by ``index``."""
+    out = values.new_zeros(rows, values.shape[1])
+    return out.scatter_add(0, index[:, None].expand_as(values), values)
+
+
+def _kept(mask: torch.Tensor) -> torch.Tensor:
+    """Flat indices of the True entries; every entry while exporting (shapes must be static)."""
+    flat = mask.flatten()
+    if torch.compiler.is_exporting():
+        return torch.arange(flat.numel(), device=flat.device)
+    return flat.nonzero().squeeze(1)
 
 
 def session_graphs(batch: Batch) -> SessionGraphs:
@@ -61,24 +99,45 @@ def session_graphs(batch: Batch) -> SessionGraphs:
     rank = is_first.cumsum(dim=1) - 1  # (B, L) node index at first occurrences
     alias = torch.where(mask, rank.gather(1, first_seen), 0)  # (B, L)
     n_nodes = is_first.sum(dim=1)  # (B,)
-    # An exported graph cannot size a tensor by the data: it keeps L nodes, the most a session
-    # of length L can have (the extra ones are padding nodes, masked like any other).
+    # An exported graph keeps L nodes, the most a session of length L can have (the extra ones
+    # are padding nodes without edges).
     n = L if torch.compiler.is_exporting() else max(int(n_nodes.max()), 1)
     slot = torch.where(is_first, rank, n)  # (B, L) node of each first occurrence; n = discard
     node_items = items.new_zeros(B, n + 1).scatter_(1, slot, items)[:, :n]  # (B, n)
+    node_mask = torch.arange(n, device=items.device) < n_nodes[:, None]  # (B, n)
+
+    kept_nodes = _kept(node_mask)  # (R,)
+    # kept node of each (session, node) slot: the running count of kept slots before it
+    is_kept = torch.zeros(B * n, dtype=torch.int64, device=items.device)
+    is_kept = is_kept.scatter(0, kept_nodes, 1)
+    slot_to_kept = (is_kept.cumsum(0) - 1).view(B, n)
+    node_of_position = slot_to_kept.gather(1, alias)  # (B, L) kept node at every position
+
     # Transition t -> t + 1 is real when position t + 1 is (right padding).
-    edges = alias[:, :-1] * n + alias[:, 1:]  # (B, L-1) flat (source, target) index
-    counts = torch.zeros(B, n * n, device=items.device)
-    counts.scatter_add_(1, edges, mask[:, 1:].float())
-    counts = counts.view(B, n, n)  # (B, n, n) count(i -> j)
-    out_degree = counts.sum(dim=2, keepdim=True).clamp(min=1)  # (B, n, 1)
-    in_degree = counts.sum(dim=1)[:, :, None].clamp(min=1)  # (B, n, 1)
+    transitions = mask[:, 1:]  # (B, L-1)
+    kept_edges = _kept(transitions)
+    source = node_of_position[:, :-1].flatten()[kept_edges]  # (E,)
+    target = node_of_position[:, 1:].flatten()[kept_edges]  # (E,)
+    real = transitions.flatten()[kept_edges].to(torch.float32)  # (E,)
+    R = kept_nodes.shape[0]
+    out_degree = real.new_zeros(R).scatter_add(0, source, real).clamp(min=1)  # (R,)
+    in_degree = real.new_zeros(R).scatter_add(0, target, real).clamp(min=1)  # (R,)
+
+    kept_positions = _kept(mask)
+    last = mask.sum(dim=1).clamp(min=1) - 1  # (B,)
     return SessionGraphs(
         node_items=node_items,
         alias=alias,
-        adjacency_in=counts.transpose(1, 2) / in_degree,
-        adjacency_out=counts / out_degree,
-        node_mask=torch.arange(n, device=items.device) < n_nodes[:, None],
+        node_mask=node_mask,
+        kept_nodes=kept_nodes,
+        edge_source=source,
+        edge_target=target,
+        edge_weight_in=real / in_degree[target],
+        edge_weight_out=real / out_degree[source],
+        position_nodes=node_of_position.flatten()[kept_positions],
+        position_sessions=kept_positions // L,
+        position_weights=mask.flatten()[kept_positions].to(torch.float32),
+        last_nodes=node_of_position.gather(1, last[:, None]).squeeze(1),
     )
 
 
@@ -94,12 +153,10 @@ class GatedGraphLayer(nn.Module):
         self.gru = nn.GRUCell(2 * dim, dim)
 
     def forward(self, v: torch.Tensor, graphs: SessionGraphs) -> torch.Tensor:
-        """Node states v (B, n, N) -> (B, n, N)."""
-        a_in = graphs.adjacency_in.to(v.dtype) @ self.edge_in(v) + self.bias_in  # (B, n, N)
-        a_out = graphs.adjacency_out.to(v.dtype) @ self.edge_out(v) + self.bias_out  # (B, n, N)
-        a = torch.cat([a_in, a_out], dim=2)  # (B, n, 2N)
-        B, n, N = v.shape
-        return self.gru(a.reshape(B * n, 2 * N), v.reshape(B * n, N)).view(B, n, N)
+        """Kept node states v (R, N) -> (R, N)."""
+        a_in, a_out = graphs.propagate(self.edge_in(v), self.edge_out(v))  # (R, N) each
+        a = torch.cat([a_in + self.bias_in, a_out + self.bias_out], dim=1)  # (R, 2N)
+        return self.gru(a, v)
 
 
 class SRGNNReadout(nn.Module):
@@ -117,13 +174,15 @@ class SRGNNReadout(nn.Module):
         self.attention_vector = nn.Linear(dim, 1, bias=False)  # q
         self.transform = nn.Linear(2 * dim, dim)  # W3
 
-    def forward(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        """x (B, L, N) node state at each position, mask (B, L) -> s_h (B, N)."""
-        last = mask.sum(dim=1).clamp(min=1) - 1  # (B,)
-        s_l = x[torch.arange(x.shape[0], device=x.device), last]  # (B, N)
-        gates = torch.sigmoid(self.last_proj(s_l)[:, None] + self.item_proj(x))  # (B, L, N)
-        alpha = self.attention_vector(gates) * mask[:, :, None].to(x.dtype)  # (B, L, 1)
-        s_g = (alpha * x).sum(dim=1)  # (B, N)
+    def forward(self, v: torch.Tensor, graphs: SessionGraphs) -> torch.Tensor:
+        """Kept node states v (R, N) -> s_h (B, N)."""
+        s_l = v[graphs.last_nodes]  # (B, N)
+        x = v[graphs.position_nodes]  # (T, N) node state at each kept position
+        sessions = graphs.position_sessions
+        gates = torch.sigmoid(self.last_proj(s_l)[sessions] + self.item_proj(x))  # (T, N)
+        weights = graphs.position_weights.to(x.dtype)[:, None]  # (T, 1)
+        alpha = self.attention_vector(gates) * weights  # (T, 1)
+        s_g = _sum_into(alpha * x, sessions, s_l.shape[0])  # (B, N)
         return self.transform(torch.cat([s_l, s_g], dim=1))  # (B, N)
 
 
@@ -150,11 +209,10 @@ class SRGNN(SessionRecommender):
 
     def encode_with(self, batch: Batch, lookup) -> torch.Tensor:
         graphs = session_graphs(batch)
-        v = lookup(graphs.node_items)  # (B, n, N)
+        v = lookup(graphs.node_items).flatten(0, 1)[graphs.kept_nodes]  # (R, N)
         for layer in self.layers:
-            v = layer(v, graphs)  # (B, n, N)
-        x = v[torch.arange(v.shape[0], device=v.device)[:, None], graphs.alias]  # (B, L, N)
-        return self.readout(x, batch.mask)  # (B, N)
+            v = layer(v, graphs)  # (R, N)
+        return self.readout(v, graphs)  # (B, N)
 
     def head_parameters(self) -> list[nn.Parameter]:
         return list(self.readout.parameters())

@@ -1,0 +1,102 @@
+"""SR-GNN training step: this checkout's SR-GNN against the one of an earlier commit, in one run.
+
+Both models get the same parameters and the same real training batches, interleaved step by
+step (so machine noise hits both alike). The earlier ``eodrec/models/srgnn.py`` is read with
+``git show COMMIT:...`` and imported beside the current one. Prints the loss of each on the first
+batch (they must agree) and the median step time (zero_grad + loss + backward + Adam).
+
+Usage: python benchmarks/srgnn_step.py --baseline 9d1001c [--dataset retailrocket]
+           [--steps 20] [--threads 1] [--json out.json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+
+from eodrec.config import make_config
+from eodrec.data import load_dataset
+from eodrec.models.srgnn import SRGNN
+from eodrec.train import make_splits, train_loader
+
+
+def baseline_module(commit: str):
+    source = subprocess.run(
+        ["git", "show", f"{commit}:eodrec/models/srgnn.py"],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+    path = Path(tempfile.mkdtemp()) / "srgnn_baseline.py"
+    path.write_text(source)
+    spec = importlib.util.spec_from_file_location("srgnn_baseline", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--baseline", required=True, help="commit holding the earlier SR-GNN")
+    parser.add_argument("--dataset", default="retailrocket")
+    parser.add_argument("--steps", type=int, default=20)
+    parser.add_argument("--warmup", type=int, default=2)
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--json", type=Path)
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+
+    data = load_dataset(args.dataset, None)
+    config = make_config("teacher", args.dataset, "quick", ["backbone=srgnn"])
+    splits = make_splits(data, config.data.valid_fraction, config.data.split_seed)
+    torch.manual_seed(0)
+    models = {"current": SRGNN(config.model, data.n_items)}
+    models["baseline"] = baseline_module(args.baseline).SRGNN(config.model, data.n_items)
+    models["baseline"].load_state_dict(models["current"].state_dict())
+    loader = iter(train_loader(splits, config.train))
+    batches = [next(loader) for _ in range(args.warmup + args.steps)]
+    with torch.no_grad():
+        losses = {name: model.loss(batches[0]).item() for name, model in models.items()}
+    optimizers = {name: torch.optim.Adam(m.parameters(), lr=1e-3) for name, m in models.items()}
+    times = {name: [] for name in models}
+    for index, batch in enumerate(batches):
+        for name, model in models.items():
+            start = time.perf_counter()
+            optimizers[name].zero_grad()
+            model.loss(batch).backward()
+            optimizers[name].step()
+            if index >= args.warmup:
+                times[name].append(time.perf_counter() - start)
+    timed = batches[args.warmup :]
+    median_ms = {name: 1000 * statistics.median(t) for name, t in times.items()}
+    report = {
+        "dataset": args.dataset,
+        "baseline_commit": args.baseline,
+        "threads": args.threads,
+        "steps": args.steps,
+        "batch_lengths": [b.items.shape[1] for b in timed],
+        "batch_real_items": [int(b.mask.sum()) for b in timed],
+        "first_batch_loss": losses,
+        "median_step_ms": median_ms,
+        "speedup_median": median_ms["baseline"] / median_ms["current"],
+        "speedup_total": sum(times["baseline"]) / sum(times["current"]),
+        "machine": platform.processor() or platform.machine(),
+        "torch": torch.__version__,
+    }
+    print(json.dumps(report, indent=1))
+    if args.json:
+        args.json.write_text(json.dumps(report, indent=1) + "\n")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
