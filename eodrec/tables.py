@@ -504,7 +504,8 @@ def beyond_paper_settings(result: dict) -> dict[str, object]:
 def student_diagnosis(results: list[dict]) -> pd.DataFrame:
     """What decides a student's score, per run: how distinct its codes are, and what the joint
     stage did to its teacher (test P@10 before and after distillation), beside its own P@10 and
-    NDCG@10; ``setting`` names what a run does beyond the paper (:func:`beyond_paper_settings`)."""
+    NDCG@10 and the P@10 of a random ranking, 10 / |V|; ``setting`` names what a run does beyond
+    the paper (:func:`beyond_paper_settings`)."""
     rows = []
     for r in results:
         usage = r["code_usage"]
@@ -524,6 +525,7 @@ def student_diagnosis(results: list[dict]) -> pd.DataFrame:
                 "teacher P@10 after": 100 * r["teacher_test_metrics"]["P@10"],
                 "student P@10": 100 * r["test_metrics"]["P@10"],
                 "student NDCG@10": 100 * r["test_metrics"]["NDCG@10"],
+                "random ranking P@10": 100 * 10 / usage["items"],
             }
         )
     return pd.DataFrame(rows)

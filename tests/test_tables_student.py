@@ -290,6 +290,7 @@ def test_student_diagnosis_reports_code_collisions_and_the_teacher_before_and_af
     assert row["teacher P@10 before"] == pytest.approx(26.0)
     assert row["teacher P@10 after"] == pytest.approx(16.0)
     assert row["student P@10"] == pytest.approx(5.0)
+    assert row["random ranking P@10"] == pytest.approx(100 * 10 / 120)
     assert row["setting"] == "as in the paper"
 
 
