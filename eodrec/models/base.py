@@ -19,6 +19,7 @@ A recommender owns an item table (:mod:`eodrec.models.item_tables`) and an encod
 from __future__ import annotations
 
 import abc
+from typing import TYPE_CHECKING
 
 import torch
 import torch.nn.functional as F
@@ -29,20 +30,29 @@ from eodrec.metrics import mask_padding
 from eodrec.models.fast_loss import TableGather, full_softmax_cross_entropy
 from eodrec.models.item_tables import FullItemTable, ItemTable
 
+if TYPE_CHECKING:
+    from eodrec.models.teacher import TeacherConfig
+
 
 class SessionRecommender(nn.Module, abc.ABC):
     """Abstract next-item recommender over a pluggable item table."""
 
-    def __init__(self, item_table: ItemTable) -> None:
+    def __init__(
+        self, config: TeacherConfig, n_items: int, item_table: ItemTable | None = None
+    ) -> None:
+        """``config`` gives at least ``dim`` and ``init_range``; ``item_table`` (a compressed
+        table, say) replaces a fresh :class:`FullItemTable` of ``n_items`` rows."""
         super().__init__()
-        self.item_table = item_table
+        self.config = config
+        self.item_table = checked_table(item_table, n_items, config.dim)
+        self._table_given = item_table is not None
 
-    def init_parameters_(self, init_range: float, keep_table: bool) -> None:
-        """Draw every child module from U(-init_range, init_range), once, at construction; an
-        item table passed in (``keep_table``) keeps its own initialisation."""
+    def init_parameters_(self) -> None:
+        """Draw every child module from U(-init_range, init_range), once, at the end of the
+        subclass's construction; an item table passed in keeps its own initialisation."""
         for name, child in self.named_children():
-            if not (keep_table and name == "item_table"):
-                init_uniform_(child, init_range)
+            if not (self._table_given and name == "item_table"):
+                init_uniform_(child, self.config.init_range)
 
     @property
     def n_items(self) -> int:

@@ -25,7 +25,7 @@ from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from eodrec.data.batch import Batch
-from eodrec.models.base import SessionRecommender, checked_table
+from eodrec.models.base import SessionRecommender
 from eodrec.models.item_tables import ItemTable
 from eodrec.models.teacher import Dropout, TeacherConfig
 
@@ -77,11 +77,9 @@ class GRU4Rec(SessionRecommender):
     def __init__(
         self, config: TeacherConfig, n_items: int, item_table: ItemTable | None = None
     ) -> None:
-        keep_table = item_table is not None
-        super().__init__(checked_table(item_table, n_items, config.dim))
-        self.config = config
+        super().__init__(config, n_items, item_table)
         self.encoder = GRUEncoder(config)
-        self.init_parameters_(config.init_range, keep_table)
+        self.init_parameters_()
 
     def encode_with(self, batch: Batch, lookup) -> torch.Tensor:
         _, last = self.encoder(lookup(batch.items), batch.lengths)  # (B, N)

@@ -25,7 +25,7 @@ import torch
 from torch import nn
 
 from eodrec.data.batch import Batch
-from eodrec.models.base import SessionRecommender, checked_table
+from eodrec.models.base import SessionRecommender
 from eodrec.models.gru4rec import GRUEncoder
 from eodrec.models.item_tables import ItemTable
 from eodrec.models.teacher import Dropout, TeacherConfig
@@ -41,9 +41,7 @@ class NARM(SessionRecommender):
     def __init__(
         self, config: TeacherConfig, n_items: int, item_table: ItemTable | None = None
     ) -> None:
-        keep_table = item_table is not None
-        super().__init__(checked_table(item_table, n_items, config.dim))
-        self.config = config
+        super().__init__(config, n_items, item_table)
         N = config.dim
         self.encoder = GRUEncoder(config)
         self.a1 = nn.Linear(N, N, bias=False)  # A_1, applied to the last state h_t
@@ -51,7 +49,7 @@ class NARM(SessionRecommender):
         self.v = nn.Linear(N, 1, bias=False)
         self.context_dropout = Dropout(config.dropout)
         self.decoder = nn.Linear(2 * N, N, bias=False)  # B of the bilinear decoder
-        self.init_parameters_(config.init_range, keep_table)
+        self.init_parameters_()
 
     def head_parameters(self) -> list[nn.Parameter]:
         return [p for m in (self.a1, self.a2, self.v, self.decoder) for p in m.parameters()]

@@ -40,7 +40,7 @@ import torch
 from torch import nn
 
 from eodrec.data.batch import Batch
-from eodrec.models.base import SessionRecommender, checked_table
+from eodrec.models.base import SessionRecommender
 from eodrec.models.item_tables import ItemTable
 from eodrec.models.teacher import TeacherConfig
 
@@ -196,12 +196,10 @@ class SRGNN(SessionRecommender):
     def __init__(
         self, config: TeacherConfig, n_items: int, item_table: ItemTable | None = None
     ) -> None:
-        keep_table = item_table is not None
-        super().__init__(checked_table(item_table, n_items, config.dim))
-        self.config = config
+        super().__init__(config, n_items, item_table)
         self.layers = nn.ModuleList(GatedGraphLayer(config.dim) for _ in range(config.n_layers))
         self.readout = SRGNNReadout(config.dim)
-        self.init_parameters_(config.init_range, keep_table)
+        self.init_parameters_()
 
     def encoder_ids(self, batch: Batch) -> torch.Tensor:
         """The node items (B, n) of the session graphs, 0 on padding nodes."""

@@ -26,7 +26,7 @@ import torch
 from torch import nn
 
 from eodrec.data.batch import Batch
-from eodrec.models.base import SessionRecommender, checked_table
+from eodrec.models.base import SessionRecommender
 from eodrec.models.item_tables import ItemTable
 from eodrec.models.teacher import Dropout, TeacherConfig
 
@@ -57,14 +57,12 @@ class STAMP(SessionRecommender):
     def __init__(
         self, config: TeacherConfig, n_items: int, item_table: ItemTable | None = None
     ) -> None:
-        keep_table = item_table is not None
-        super().__init__(checked_table(item_table, n_items, config.dim))
-        self.config = config
+        super().__init__(config, n_items, item_table)
         self.dropout = Dropout(config.dropout)
         self.attention = STAMPAttention(config.dim)
         self.mlp_a = nn.Linear(config.dim, config.dim)  # general interest cell
         self.mlp_b = nn.Linear(config.dim, config.dim)  # current interest cell
-        self.init_parameters_(config.init_range, keep_table)
+        self.init_parameters_()
 
     def head_parameters(self) -> list[nn.Parameter]:
         return [p for m in (self.attention, self.mlp_a, self.mlp_b) for p in m.parameters()]

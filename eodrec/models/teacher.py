@@ -23,7 +23,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from eodrec.data.batch import Batch
-from eodrec.models.base import SessionRecommender, checked_table
+from eodrec.models.base import SessionRecommender
 from eodrec.models.item_tables import ItemTable
 from eodrec.models.readout import READOUT_VARIANTS, ReadoutVariant, SoftAttentionReadout
 
@@ -196,15 +196,13 @@ class Teacher(SessionRecommender):
     def __init__(
         self, config: TeacherConfig, n_items: int, item_table: ItemTable | None = None
     ) -> None:
-        keep_table = item_table is not None
-        super().__init__(checked_table(item_table, n_items, config.dim))
-        self.config = config
+        super().__init__(config, n_items, item_table)
         self.positions = nn.Embedding(config.max_length, config.dim)  # P
         self.input_norm = nn.LayerNorm(config.dim, eps=LAYER_NORM_EPS)
         self.input_dropout = Dropout(config.dropout)
         self.layers = nn.ModuleList(TransformerLayer(config) for _ in range(config.n_layers))
         self.readout = self._make_readout(config)
-        self.init_parameters_(config.init_range, keep_table)
+        self.init_parameters_()
 
     def hidden_states(self, batch: Batch) -> torch.Tensor:
         """Transformer outputs H (B, L, N) for every position, padded ones included (Eq. 2).
