@@ -51,9 +51,14 @@ def comparison_table(cells: pd.DataFrame, keys: list[str], digits: int = 2):
 def wide_comparison_table(
     cells: pd.DataFrame, keys: list[str], quantities: list[str] | None = None, digits: int = 2
 ):
-    """Compared cells with one row per ``keys`` and, per quantity, paper / ours / difference."""
+    """Compared cells with one row per ``keys``, in the order the rows first appear in
+    ``cells`` (the paper's), and, per quantity, paper / ours / difference."""
     quantities = quantities or list(dict.fromkeys(cells["quantity"]))
     wide = cells.pivot(index=keys, columns="quantity", values=["paper", "ours", "difference"])
+    order = cells[keys].drop_duplicates()
+    wide = wide.reindex(
+        pd.MultiIndex.from_frame(order) if len(keys) > 1 else pd.Index(order[keys[0]])
+    )
     wide = wide.swaplevel(axis=1).reindex(
         columns=[(q, side) for q in quantities for side in ("paper", "ours", "difference")]
     )
