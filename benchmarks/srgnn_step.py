@@ -1,9 +1,10 @@
 """SR-GNN training step: this checkout's SR-GNN against the one of an earlier commit, in one run.
 
 Both models get the same parameters and the same real training batches, interleaved step by
-step (so machine noise hits both alike). The earlier ``eodrec/models/srgnn.py`` is read with
-``git show COMMIT:...`` and imported beside the current one. Prints the loss of each on the first
-batch (they must agree) and the median step time (zero_grad + loss + backward + Adam).
+step (so machine noise hits both alike). The earlier ``eodrec/models/srgnn.py`` and the base
+class it subclasses are read with ``git show COMMIT:...`` and imported beside the current ones.
+Prints the loss of each on the first batch (they must agree) and the median step time
+(zero_grad + loss + backward + Adam).
 
 Usage: python benchmarks/srgnn_step.py --baseline 9d1001c [--dataset retailrocket]
            [--steps 20] [--threads 1] [--json out.json]
@@ -30,19 +31,29 @@ from eodrec.models.srgnn import SRGNN
 from eodrec.train import make_splits, train_loader
 
 
-def baseline_module(commit: str):
+def module_at(commit: str, path: str, name: str):
+    """The file ``path`` as it was at ``commit``, imported as module ``name``."""
     source = subprocess.run(
-        ["git", "show", f"{commit}:eodrec/models/srgnn.py"],
-        check=True,
-        capture_output=True,
-        text=True,
+        ["git", "show", f"{commit}:{path}"], check=True, capture_output=True, text=True
     ).stdout
-    path = Path(tempfile.mkdtemp()) / "srgnn_baseline.py"
-    path.write_text(source)
-    spec = importlib.util.spec_from_file_location("srgnn_baseline", path)
+    file = Path(tempfile.mkdtemp()) / f"{name}.py"
+    file.write_text(source)
+    spec = importlib.util.spec_from_file_location(name, file)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+def baseline_module(commit: str):
+    """SR-GNN at ``commit`` over the model base class of that commit (the contract it was
+    written against); everything else comes from this checkout."""
+    base = module_at(commit, "eodrec/models/base.py", "base_baseline")
+    current = sys.modules["eodrec.models.base"]
+    sys.modules["eodrec.models.base"] = base
+    try:
+        return module_at(commit, "eodrec/models/srgnn.py", "srgnn_baseline")
+    finally:
+        sys.modules["eodrec.models.base"] = current
 
 
 def main() -> None:
