@@ -7,7 +7,7 @@ Prints the loss of each on the first batch (they must agree) and the median step
 (zero_grad + loss + backward + Adam).
 
 Usage: python benchmarks/srgnn_step.py --baseline 9d1001c [--dataset retailrocket]
-           [--steps 20] [--threads 1] [--json out.json]
+           [--steps 20] [--threads 1] [--device cpu|cuda] [--json out.json]
 """
 
 from __future__ import annotations
@@ -56,6 +56,12 @@ def baseline_module(commit: str):
         sys.modules["eodrec.models.base"] = current
 
 
+def synchronize(device: torch.device) -> None:
+    """Wait for queued GPU work, so a step's time is its own."""
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--baseline", required=True, help="commit holding the earlier SR-GNN")
@@ -63,9 +69,11 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=20)
     parser.add_argument("--warmup", type=int, default=2)
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--device", default="cpu", help="cpu or cuda")
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
+    device = torch.device(args.device)
 
     data = load_dataset(args.dataset, None)
     config = make_config("teacher", args.dataset, "quick", ["backbone=srgnn"])
@@ -74,18 +82,21 @@ def main() -> None:
     models = {"current": SRGNN(config.model, data.n_items)}
     models["baseline"] = baseline_module(args.baseline).SRGNN(config.model, data.n_items)
     models["baseline"].load_state_dict(models["current"].state_dict())
+    models = {name: model.to(device) for name, model in models.items()}
     loader = iter(train_loader(splits, config.train))
-    batches = [next(loader) for _ in range(args.warmup + args.steps)]
+    batches = [next(loader).to(device) for _ in range(args.warmup + args.steps)]
     with torch.no_grad():
         losses = {name: model.loss(batches[0]).item() for name, model in models.items()}
     optimizers = {name: torch.optim.Adam(m.parameters(), lr=1e-3) for name, m in models.items()}
     times = {name: [] for name in models}
     for index, batch in enumerate(batches):
         for name, model in models.items():
+            synchronize(device)
             start = time.perf_counter()
             optimizers[name].zero_grad()
             model.loss(batch).backward()
             optimizers[name].step()
+            synchronize(device)
             if index >= args.warmup:
                 times[name].append(time.perf_counter() - start)
     timed = batches[args.warmup :]
@@ -94,6 +105,7 @@ def main() -> None:
         "dataset": args.dataset,
         "baseline_commit": args.baseline,
         "threads": args.threads,
+        "device": torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu",
         "steps": args.steps,
         "batch_lengths": [b.items.shape[1] for b in timed],
         "batch_real_items": [int(b.mask.sum()) for b in timed],
