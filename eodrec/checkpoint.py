@@ -49,3 +49,19 @@ def load_checkpoint(path: Path, config_hash: str) -> dict:
         found = state.get("config_hash") if isinstance(state, dict) else None
         raise CheckpointError(f"checkpoint {path} belongs to config {found!r}, not {config_hash!r}")
     return state
+
+
+def load_selected_checkpoint(path: Path, result: dict) -> dict:
+    """The ``best.pt`` of the stored run ``result``: its config and its selected epoch.
+
+    A checkpoint of the same config can come from another training of it (an interrupted run on
+    this machine while the stored one was trained on another); its model is not the one the
+    result describes, so using it would time, score or distil from the wrong weights."""
+    best = load_checkpoint(path, result["config_hash"])
+    if best.get("epoch") != result["selected_epoch"]:
+        raise CheckpointError(
+            f"checkpoint {path} holds epoch {best.get('epoch')}, but the stored run "
+            f"{result['id']} selected epoch {result['selected_epoch']}: it comes from another "
+            "training of this config; rerun it (--rerun) to score its own model"
+        )
+    return best

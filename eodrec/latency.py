@@ -33,6 +33,7 @@ from eodrec.checkpoint import (
     CheckpointError,
     default_cache_dir,
     load_checkpoint,
+    load_selected_checkpoint,
     run_dir,
     save_checkpoint,
 )
@@ -140,9 +141,9 @@ def bench_latency(
         raise ParameterError(f"unknown runtimes {sorted(unknown)}; runtimes: {RUNTIMES}")
     store, cache = ResultsStore(results), Path(cache_dir or default_cache_dir())
     chosen = [e for e in latency_configs(dataset, profile) if models is None or e[0] in models]
-    stored = {c.run_id: store.find(c) is not None for _, c, _ in chosen}
-    present = [entry for entry in chosen if stored[entry[1].run_id]]
-    missing = [run_id for run_id, found in stored.items() if not found]
+    stored = {c.run_id: store.find(c) for _, c, _ in chosen}
+    present = [entry for entry in chosen if stored[entry[1].run_id] is not None]
+    missing = [run_id for run_id, found in stored.items() if found is None]
     start, work = time.perf_counter(), Path(tempfile.mkdtemp(prefix="eodrec-latency-"))
     data = load_dataset(dataset, data_dir)
     test = make_splits(data, chosen[0][1].data.valid_fraction, chosen[0][1].data.split_seed).test
@@ -154,7 +155,8 @@ def bench_latency(
     bar = tqdm(total=len(present) * len(runtimes), desc=f"latency {dataset}", disable=not progress)
     for label, config, scoring in present:
         try:
-            best = load_checkpoint(run_dir(config.run_id, cache) / "best.pt", config.config_hash())
+            best_path = run_dir(config.run_id, cache) / "best.pt"
+            best = load_selected_checkpoint(best_path, stored[config.run_id])
             model, weights = restore_model(config, data.n_items, best), "trained"
         except CheckpointError as error:
             model, weights = build_model(config, data.n_items).eval(), f"initial ({error})"

@@ -19,7 +19,13 @@ import torch
 from tqdm import tqdm
 
 from eodrec import compression
-from eodrec.checkpoint import CheckpointError, load_checkpoint, run_dir, save_checkpoint
+from eodrec.checkpoint import (
+    CheckpointError,
+    load_checkpoint,
+    load_selected_checkpoint,
+    run_dir,
+    save_checkpoint,
+)
 from eodrec.config import ExperimentConfig, TrainConfig, teacher_config
 from eodrec.data import (
     BatchLoader,
@@ -254,7 +260,7 @@ class Trainer:
         result = Trainer(teacher_run, self.data_dir, self.store, self.cache_dir, self.progress).run(
             resume=resume
         )
-        return self._load_teacher(teacher_run, data.n_items), result
+        return self._load_teacher(teacher_run, result, data.n_items), result
 
     def _distill(
         self,
@@ -286,10 +292,12 @@ class Trainer:
         )
         return result, state
 
-    def _load_teacher(self, teacher_run: ExperimentConfig, n_items: int) -> SessionRecommender:
+    def _load_teacher(
+        self, teacher_run: ExperimentConfig, result: dict, n_items: int
+    ) -> SessionRecommender:
         path = run_dir(teacher_run.run_id, self.cache_dir) / "best.pt"
         try:
-            best = load_checkpoint(path, teacher_run.config_hash())
+            best = load_selected_checkpoint(path, result)
         except CheckpointError as error:
             raise CheckpointError(
                 f"the student needs the checkpoint of its teacher {teacher_run.run_id}: {error}; "

@@ -14,6 +14,7 @@ import torch
 from eodrec.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from eodrec.cli import main
 from eodrec.config import make_config
+from eodrec.runs import load_run
 from eodrec.store import ResultsStore, StoreError
 from eodrec.train import Trainer
 
@@ -135,6 +136,18 @@ def test_checkpoint_of_another_config_is_refused(tmp_path):
     save_checkpoint(path, {"config_hash": "aaaaaaaaaaaa", "model": {}})
     with pytest.raises(CheckpointError, match="belongs to config 'aaaaaaaaaaaa'"):
         load_checkpoint(path, "bbbbbbbbbbbb")
+
+
+def test_checkpoint_of_another_training_of_the_same_config_is_refused(tmp_path):
+    result = _train(tmp_path)
+    best = tmp_path / "cache" / "runs" / result["id"] / "best.pt"
+    own = load_run(result["id"], tmp_path / "results", cache_dir=tmp_path / "cache")
+    assert own.result["selected_epoch"] == result["selected_epoch"]
+    # the same config trained elsewhere, or interrupted here: its best epoch is another one
+    state = load_checkpoint(best, result["config_hash"])
+    save_checkpoint(best, {**state, "epoch": result["selected_epoch"] + 1})
+    with pytest.raises(CheckpointError, match="another training of this config"):
+        load_run(result["id"], tmp_path / "results", cache_dir=tmp_path / "cache")
 
 
 def test_corrupt_checkpoint_is_reported(tmp_path):
