@@ -51,12 +51,13 @@ def load_checkpoint(path: Path, config_hash: str) -> dict:
     return state
 
 
-def load_selected_checkpoint(path: Path, result: dict) -> dict:
+def load_selected_checkpoint(result: dict, cache_dir: Path | None = None) -> dict:
     """The ``best.pt`` of the stored run ``result``: its config and its selected epoch.
 
     A checkpoint of the same config can come from another training of it (an interrupted run on
     this machine while the stored one was trained on another); its model is not the one the
     result describes, so using it would time, score or distil from the wrong weights."""
+    path = run_dir(result["id"], cache_dir) / "best.pt"
     best = load_checkpoint(path, result["config_hash"])
     if best.get("epoch") != result["selected_epoch"]:
         raise CheckpointError(

@@ -34,7 +34,6 @@ from eodrec.checkpoint import (
     default_cache_dir,
     load_checkpoint,
     load_selected_checkpoint,
-    run_dir,
     save_checkpoint,
 )
 from eodrec.config import ExperimentConfig, ParameterError, make_config
@@ -155,8 +154,7 @@ def bench_latency(
     bar = tqdm(total=len(present) * len(runtimes), desc=f"latency {dataset}", disable=not progress)
     for label, config, scoring in present:
         try:
-            best_path = run_dir(config.run_id, cache) / "best.pt"
-            best = load_selected_checkpoint(best_path, stored[config.run_id])
+            best = load_selected_checkpoint(stored[config.run_id], cache)
             model, weights = restore_model(config, data.n_items, best), "trained"
         except CheckpointError as error:
             model, weights = build_model(config, data.n_items).eval(), f"initial ({error})"

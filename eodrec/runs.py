@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from eodrec.checkpoint import load_selected_checkpoint, run_dir
+from eodrec.checkpoint import load_selected_checkpoint
 from eodrec.config import ExperimentConfig
 from eodrec.data import load_dataset
 from eodrec.evaluate import evaluate, predict_topk
@@ -50,6 +50,6 @@ def load_run(
     config = ExperimentConfig.from_dict(result["config"])
     data = load_dataset(config.data.dataset, data_dir)
     splits = make_splits(data, config.data.valid_fraction, config.data.split_seed)
-    best = load_selected_checkpoint(run_dir(run_id, cache_dir) / "best.pt", result)
+    best = load_selected_checkpoint(result, cache_dir)
     model = restore_model(config, data.n_items, best)
     return Run(result, model, {"valid": splits.valid, "test": splits.test})

@@ -295,9 +295,8 @@ class Trainer:
     def _load_teacher(
         self, teacher_run: ExperimentConfig, result: dict, n_items: int
     ) -> SessionRecommender:
-        path = run_dir(teacher_run.run_id, self.cache_dir) / "best.pt"
         try:
-            best = load_selected_checkpoint(path, result)
+            best = load_selected_checkpoint(result, self.cache_dir)
         except CheckpointError as error:
             raise CheckpointError(
                 f"the student needs the checkpoint of its teacher {teacher_run.run_id}: {error}; "
