@@ -27,8 +27,9 @@ import torch
 
 from eodrec.config import make_config
 from eodrec.data import load_dataset
+from eodrec.data.splits import make_splits
 from eodrec.models.srgnn import SRGNN
-from eodrec.train import make_splits, train_loader
+from eodrec.train import train_loader
 
 
 def module_at(commit: str, path: str, name: str):

@@ -152,7 +152,8 @@ def _optimizer(model, kind: str, lr: float, weight_decay: float) -> torch.optim.
 def _setup(dataset: str, data_dir: Path | str | None, profile: str | None = None):
     from eodrec.config import make_config
     from eodrec.data import load_dataset
-    from eodrec.train import build_model, make_splits
+    from eodrec.data.splits import make_splits
+    from eodrec.models.build import build_model
 
     if profile is None:
         profile = "smoke" if dataset == "toy" else "quick"

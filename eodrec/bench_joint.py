@@ -74,9 +74,10 @@ def bench_joint_step(
     M = 4, K = 32, beta = 0.01, gamma = 0.3, eta = 0.8, teacher trained too."""
     from eodrec.config import make_config, teacher_config
     from eodrec.data import load_dataset
+    from eodrec.data.splits import make_splits
     from eodrec.models import Teacher
-    from eodrec.models.student import build_student
-    from eodrec.train import make_splits, train_loader
+    from eodrec.models.build import build_student
+    from eodrec.train import train_loader
 
     if steps < 1 or warmup < 0:
         raise ValueError("steps must be positive and warmup non-negative")

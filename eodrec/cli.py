@@ -245,19 +245,19 @@ def _add_common(parser: argparse.ArgumentParser) -> None:
 
 def _train(args: argparse.Namespace) -> int:
     from eodrec.config import make_config
+    from eodrec.experiment import Experiment
     from eodrec.store import ResultsStore
-    from eodrec.train import Trainer
 
     config = make_config(args.experiment, args.dataset, args.profile, args.set)
-    trainer = Trainer(config, args.data_dir, ResultsStore(args.results), args.cache_dir)
-    result = trainer.run(resume=args.resume, rerun=args.rerun)
+    experiment = Experiment(config, args.data_dir, ResultsStore(args.results), args.cache_dir)
+    result = experiment.run(resume=args.resume, rerun=args.rerun)
     print(
         json.dumps(
             {
                 "id": result["id"],
                 "selected_epoch": result["selected_epoch"],
                 "test_metrics": result["test_metrics"],
-                "path": str(trainer.store.path(result["id"])),
+                "path": str(experiment.store.path(result["id"])),
             },
             indent=2,
         )
@@ -307,7 +307,7 @@ def _runs(args: argparse.Namespace) -> int:
 
 
 def _evaluate(args: argparse.Namespace) -> int:
-    from eodrec.runs import load_run
+    from eodrec.experiment import load_run
 
     run = load_run(args.run, args.results, args.data_dir, args.cache_dir)
     metrics = run.evaluate(args.split)
@@ -320,7 +320,7 @@ def _evaluate(args: argparse.Namespace) -> int:
 
 
 def _predict(args: argparse.Namespace) -> int:
-    from eodrec.runs import load_run
+    from eodrec.experiment import load_run
 
     run = load_run(args.run, args.results, args.data_dir, args.cache_dir)
     print(run.predict(args.split, args.k, args.out))

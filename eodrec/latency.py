@@ -131,7 +131,8 @@ def bench_latency(
     under ``missing``; one whose checkpoint is not on this machine is timed with its initial
     weights (the time depends on shapes, not values) and says so in ``weights``."""
     from eodrec.data import load_dataset
-    from eodrec.train import build_model, make_splits, restore_model
+    from eodrec.data.splits import make_splits
+    from eodrec.models.build import build_model, restore_model
 
     if repeats < 1:
         raise ParameterError(f"repeats must be at least 1, got {repeats}")
@@ -243,7 +244,7 @@ def _measure_in_fresh_process(cell: Cell) -> dict:
 def measure(cell: Cell) -> dict:
     """In the measuring process: load, warm up, time ``repeats`` calls of 100 sessions, then
     (for a bundle) write its top-20 on every input session."""
-    from eodrec.train import restore_model
+    from eodrec.models.build import restore_model
 
     torch.set_num_threads(1)
     baseline_mb = _peak_rss_mb()

@@ -161,8 +161,8 @@ def sweep_results(name: str, page: Page) -> tuple[list[dict], list[str]]:
 
 def _results_of(configs, page: Page, command) -> tuple[list[dict], list[str]]:
     from eodrec.checkpoint import default_cache_dir
+    from eodrec.experiment import Experiment
     from eodrec.store import ResultsStore
-    from eodrec.train import Trainer
 
     smoke = page.profile == "smoke"
     store = ResultsStore(default_cache_dir() / "results" if smoke else None)
@@ -170,7 +170,7 @@ def _results_of(configs, page: Page, command) -> tuple[list[dict], list[str]]:
     for config in configs:
         result = store.find(config)
         if result is None and smoke:
-            result = Trainer(config, page.data_dir, store, progress=False).run()
+            result = Experiment(config, page.data_dir, store, progress=False).run()
         if result is None:
             missing.append(command(config))
         else:

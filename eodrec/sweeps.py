@@ -145,12 +145,12 @@ def train_point(config: dict, paths: Paths, threads: int, *after: list[dict]) ->
     """
     import torch
 
-    from eodrec.train import Trainer
+    from eodrec.experiment import Experiment
 
     torch.set_num_threads(threads)
     store = _CollectingStore(paths.results, [r for results in after for r in results])
     experiment = ExperimentConfig.from_dict(config)
-    Trainer(experiment, paths.data_dir, store, paths.cache_dir, progress=False).run(resume=True)
+    Experiment(experiment, paths.data_dir, store, paths.cache_dir, progress=False).run(resume=True)
     return store.saved
 
 
@@ -167,7 +167,7 @@ def run_sweep(
     from distributed import Client, LocalCluster, as_completed
     from tqdm import tqdm
 
-    from eodrec.train import code_learning_key
+    from eodrec.experiment import code_learning_key
 
     store = ResultsStore(paths.results)
     report = SweepReport()

@@ -8,11 +8,11 @@ import torch
 
 from eodrec import compression
 from eodrec.config import ExperimentConfig, ParameterError, make_config
+from eodrec.experiment import Experiment
 from eodrec.models.backbones import BACKBONE_LABELS, BACKBONES, build_backbone
 from eodrec.models.sasrec import SASRec
 from eodrec.models.teacher import BACKBONE_NAMES, TeacherConfig
 from eodrec.store import ResultsStore
-from eodrec.train import Trainer
 from tests.test_models import BATCH, N_ITEMS
 
 SHORT = ["epochs=1", "max_steps_per_epoch=20", "checkpoint_every=10"]
@@ -21,7 +21,7 @@ SHORT = ["epochs=1", "max_steps_per_epoch=20", "checkpoint_every=10"]
 def _train(root: Path, experiment: str, overrides=()) -> dict:
     config = make_config(experiment, "toy", "smoke", [*SHORT, *overrides])
     store = ResultsStore(root / "results")
-    return Trainer(config, store=store, cache_dir=root / "cache", progress=False).run()
+    return Experiment(config, store=store, cache_dir=root / "cache", progress=False).run()
 
 
 def test_registry_names_every_backbone_once():

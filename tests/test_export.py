@@ -21,8 +21,9 @@ from eodrec.export import (
 )
 from eodrec.latency import same_topk
 from eodrec.models.backbones import build_backbone
-from eodrec.models.odrec import ODRecConfig, build_odrec
-from eodrec.models.student import StudentConfig, build_student
+from eodrec.models.build import build_odrec, build_student
+from eodrec.models.odrec import ODRecConfig
+from eodrec.models.student import StudentConfig
 from eodrec.models.teacher import TeacherConfig
 
 pytest.importorskip("executorch")

@@ -6,9 +6,9 @@ import pytest
 
 from eodrec.cli import main
 from eodrec.config import make_config
+from eodrec.experiment import Experiment
 from eodrec.latency import bench_latency, bench_scoring
 from eodrec.store import ResultsStore
-from eodrec.train import Trainer
 
 
 def test_factorized_scoring_equals_dense_scoring():
@@ -21,7 +21,7 @@ def test_factorized_scoring_equals_dense_scoring():
 def stored_student(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("stored")
     config = make_config("student", "toy", "smoke")
-    Trainer(config, None, ResultsStore(root / "results"), root / "cache", False).run()
+    Experiment(config, None, ResultsStore(root / "results"), root / "cache", False).run()
     return root
 
 

@@ -8,10 +8,11 @@ from eodrec.data import pad_batch
 from eodrec.distill import HotColdRecombination, soft_target_kl
 from eodrec.metrics import mask_padding
 from eodrec.models import Teacher, TeacherConfig
+from eodrec.models.build import build_student
 from eodrec.models.codes import Codebooks, CodeLearner
 from eodrec.models.fast_distill import joint_scores
 from eodrec.models.fast_loss import TableGather
-from eodrec.models.student import StudentConfig, build_student, with_variant
+from eodrec.models.student import StudentConfig, with_variant
 from eodrec.stages import CodeLearningStage, JointStage, learned_codes
 
 N_ITEMS, DIM = 40, 8

@@ -7,9 +7,9 @@ from dataclasses import replace
 import pytest
 
 from eodrec.config import ParameterError, make_config, teacher_config
+from eodrec.experiment import code_learning_key
 from eodrec.store import ResultsStore
 from eodrec.sweeps import FIG5_ETAS, Paths, grid_configs, run_sweep, usable_cores
-from eodrec.train import code_learning_key
 
 
 def test_grids_cover_the_papers_values():

@@ -14,22 +14,21 @@ import torch
 from eodrec.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from eodrec.cli import main
 from eodrec.config import make_config
-from eodrec.runs import load_run
+from eodrec.experiment import Experiment, load_run
 from eodrec.store import ResultsStore, StoreError
-from eodrec.train import Trainer
 
 SHORT = ["epochs=2", "checkpoint_every=10"]
 
 
 def _train(tmp_path: Path, overrides=SHORT, **kwargs) -> dict:
     config = make_config("teacher", "toy", "smoke", overrides)
-    trainer = Trainer(
+    experiment = Experiment(
         config,
         store=ResultsStore(tmp_path / "results"),
         cache_dir=tmp_path / "cache",
         progress=False,
     )
-    return trainer.run(**kwargs)
+    return experiment.run(**kwargs)
 
 
 @pytest.fixture(scope="module")
@@ -73,7 +72,7 @@ def test_stored_config_is_reused_not_retrained(trained, monkeypatch):
     def no_training(*args, **kwargs):
         raise AssertionError("a stored result must not load data or train again")
 
-    monkeypatch.setattr("eodrec.train.load_dataset", no_training)
+    monkeypatch.setattr("eodrec.experiment.load_splits", no_training)
     assert _train(root) == json.loads(json.dumps(result))
 
 

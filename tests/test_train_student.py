@@ -13,20 +13,19 @@ import torch
 
 from eodrec import compression
 from eodrec.config import ParameterError, make_config
+from eodrec.experiment import Experiment, load_run
 from eodrec.models.codes import CodeCollisionWarning
-from eodrec.runs import load_run
 from eodrec.store import ResultsStore
-from eodrec.train import Trainer
 
 SHORT = ["epochs=2", "checkpoint_every=10", "code_epochs=1"]
 
 
 def _train(root: Path, overrides=(), **kwargs) -> dict:
     config = make_config("student", "toy", "smoke", [*SHORT, *overrides])
-    trainer = Trainer(
+    experiment = Experiment(
         config, store=ResultsStore(root / "results"), cache_dir=root / "cache", progress=False
     )
-    return trainer.run(**kwargs)
+    return experiment.run(**kwargs)
 
 
 @pytest.fixture(scope="module")

@@ -11,11 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from eodrec.models.backbones import build_backbone
-from eodrec.models.base import SessionRecommender
-from eodrec.models.sttd import STTDItemTable
 from eodrec.models.student import StudentConfig
-from eodrec.models.teacher import TeacherConfig
 
 
 @dataclass(frozen=True)
@@ -54,17 +50,3 @@ class ODRecConfig:
             hot_fraction=self.hot_fraction,
             freeze_teacher=True,
         )
-
-
-def build_odrec(n_items: int, model: TeacherConfig, odrec: ODRecConfig) -> SessionRecommender:
-    """The OD-Rec student: the teacher's backbone over a fresh STTD table."""
-    table = STTDItemTable(
-        n_items,
-        model.dim,
-        item_shape=odrec.item_shape,
-        dim_shape=odrec.dim_shape,
-        rank=odrec.rank,
-        stp_n=odrec.stp_n,
-        init_range=model.init_range,
-    )
-    return build_backbone(model, n_items, table)

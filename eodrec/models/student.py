@@ -1,4 +1,4 @@
-"""The on-device student's settings and construction (paper Sec. 4-5).
+"""The on-device student's settings (paper Sec. 4-5); :mod:`eodrec.models.build` builds it.
 
 The student is its teacher's backbone (the same :class:`~eodrec.models.teacher.TeacherConfig`:
 the paper's transformer, or NARM and SR-GNN for Table 6) over a :class:`CompositionalItemTable`
@@ -16,17 +16,7 @@ from typing import Literal, get_args
 
 import torch
 
-from eodrec.models.backbones import build_backbone
-from eodrec.models.base import SessionRecommender
-from eodrec.models.codes import (
-    ETA_CONVENTIONS,
-    CompositionalItemTable,
-    EtaConvention,
-    Mixup,
-    check_code_dtype,
-)
-from eodrec.models.item_tables import ItemTable
-from eodrec.models.teacher import TeacherConfig
+from eodrec.models.codes import ETA_CONVENTIONS, EtaConvention, check_code_dtype
 
 Variant = Literal["full", "base", "w/o-m", "w/o-c", "w/o-b", "w/o-s"]
 CodeSnapshot = Literal["best-sample", "best-argmax", "first-epoch-sample"]
@@ -174,45 +164,3 @@ def with_variant(config: StudentConfig, variant: str) -> StudentConfig:
     if variant not in ABLATIONS:
         raise ValueError(f"variant must be one of {tuple(ABLATIONS)}, got {variant!r}")
     return replace(config, **ABLATIONS[variant], variant=variant)
-
-
-def student_table(
-    n_items: int,
-    model: TeacherConfig,
-    student: StudentConfig,
-    teacher_table: ItemTable | None = None,
-    eta: float | None = None,
-) -> CompositionalItemTable:
-    """The compositional item table, mixed with ``teacher_table`` when one is given (Eq. 18).
-
-    ``eta`` overrides ``student.eta`` (the code-learning stage has its own).
-    """
-    mixup = None
-    if teacher_table is not None:
-        mixup = Mixup(
-            teacher_table,
-            student.eta if eta is None else eta,
-            student.eta_convention,
-            student.mixed_table_at_test,
-        )
-    return CompositionalItemTable(
-        n_items,
-        model.dim,
-        student.n_codebooks,
-        student.n_codewords,
-        code_dtype=student.dtype,
-        init_range=model.init_range,
-        mixup=mixup,
-    )
-
-
-def build_student(
-    n_items: int,
-    model: TeacherConfig,
-    student: StudentConfig,
-    teacher_table: ItemTable | None = None,
-    eta: float | None = None,
-) -> SessionRecommender:
-    """The student M_S: the teacher's backbone over a compositional table (Sec. 4)."""
-    table = student_table(n_items, model, student, teacher_table, eta)
-    return build_backbone(model, n_items, table)

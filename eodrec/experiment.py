@@ -1,0 +1,413 @@
+"""Experiments: the stages of Alg. 1 for one config, the stored result, and stored runs reloaded.
+
+An experiment looks its config up in the results store first. A teacher is one stage; the
+student is three (its stored teacher, trained first if missing; the code-learning stage, cached
+under its own hash so that every Fig. 3 variant shares one set of codes; the joint distillation
+stage); OD-Rec distils from the stored teacher in one stage. Each stage is fitted by
+:class:`~eodrec.train.TrainingLoop`; the test split is scored once, for the selected model.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from eodrec import compression
+from eodrec.checkpoint import (
+    CheckpointError,
+    load_checkpoint,
+    load_selected_checkpoint,
+    run_dir,
+    save_checkpoint,
+)
+from eodrec.config import ExperimentConfig, teacher_config
+from eodrec.data import SessionData, hot_item_mask
+from eodrec.data.splits import Examples, Splits, load_splits
+from eodrec.distill import HotColdRecombination
+from eodrec.evaluate import evaluate, predict_topk
+from eodrec.memory import tune_glibc_malloc
+from eodrec.metrics import PADDING_ID
+from eodrec.models import CodeLearner, SessionRecommender
+from eodrec.models.backbones import build_backbone
+from eodrec.models.build import build_model, build_odrec, build_student, restore_model
+from eodrec.models.codes import code_usage_summary, residual_kmeans, sum_of_rows
+from eodrec.models.student import StudentConfig
+from eodrec.provenance import git_commit, provenance
+from eodrec.stages import CodeLearningStage, JointStage, TeacherStage
+from eodrec.store import ResultsStore, atomic_write_npz
+from eodrec.train import TrainingLoop, pick_device, refuse_to_overwrite
+
+
+class Experiment:
+    """Trains one config to its selected checkpoint and stores the result."""
+
+    def __init__(
+        self,
+        config: ExperimentConfig,
+        data_dir: Path | None = None,
+        store: ResultsStore | None = None,
+        cache_dir: Path | None = None,
+        progress: bool | None = None,
+    ) -> None:
+        self.config = config
+        self.data_dir = data_dir
+        self.store = store or ResultsStore()
+        self.cache_dir = cache_dir
+        self.dir = run_dir(config.run_id, cache_dir)
+        self.progress = sys.stderr.isatty() if progress is None else progress
+        self.device = pick_device()
+        self.loop = TrainingLoop(
+            config.train, config.run_id, self.device, self.progress, git_commit()
+        )
+
+    def run(self, resume: bool = False, rerun: bool = False) -> dict:
+        """Train, select on validation, test once, store; a stored result is reused."""
+        stored = self.store.find(self.config)
+        if stored is not None and not rerun:
+            return stored
+        refuse_to_overwrite(self.dir, self.config.run_id, resume, rerun)
+        tune_glibc_malloc()
+        data, splits = load_splits(
+            self.config.data.dataset,
+            self.config.data.valid_fraction,
+            self.config.data.split_seed,
+            self.data_dir,
+        )
+        run = {
+            "teacher": self._run_teacher,
+            "student": self._run_student,
+            "odrec": self._run_odrec,
+        }[self.config.experiment]
+        result = run(data, splits, resume, rerun)
+        self.store.save(result, replace=rerun or stored is not None)
+        return result
+
+    # --- the three experiments -----------------------------------------------------------
+
+    def _run_teacher(self, data: SessionData, splits: Splits, resume: bool, rerun: bool) -> dict:
+        train = self.config.train
+        stage = TeacherStage(
+            build_model(self.config, data.n_items).to(self.device), train.lr, train.weight_decay
+        )
+        state = self._fit(stage, splits, self.dir, train.epochs, resume, rerun)
+        test = self.loop.evaluate(stage.model, splits.test)
+        return self._result(data, splits, state, test)
+
+    def _run_student(self, data: SessionData, splits: Splits, resume: bool, rerun: bool) -> dict:
+        config, student_config = self.config, self.config.student
+        teacher, teacher_result = self._stored_teacher(data, resume)
+        codes = self._learn_codes(teacher, splits, resume)
+        torch.manual_seed(config.train.seed)
+        student = build_student(data.n_items, config.model, student_config, teacher.item_table)
+        student.item_table.set_codes(codes["codes"])
+        student.item_table.codebooks.load_state_dict(codes["codebooks"])
+        on_test = student_config.selection == "test-best-per-metric"
+        result, state = self._distill(
+            student.to(self.device),
+            teacher,
+            teacher_result,
+            student_config,
+            data,
+            splits,
+            resume,
+            rerun,
+            on_test,
+        )
+        table = student.item_table
+        result.update(
+            code_learning=codes["summary"],
+            compression=compression.student_compression(
+                data.n_items,
+                config.model.dim,
+                table.n_codebooks,
+                table.n_codewords,
+                table.state_bytes(),
+                compression.full_table_bytes(data.n_items + 1, config.model.dim),  # + padding row
+            ),
+            code_usage=code_usage_summary(table.codes[PADDING_ID + 1 :], table.n_codewords),
+        )
+        if on_test:  # the authors' protocol: each metric's best epoch, chosen on test
+            result["test_metrics_best_per_metric"] = {
+                name: max(h["test"][name] for h in state["history"])
+                for name in result["test_metrics"]
+            }
+        return result
+
+    def _run_odrec(self, data: SessionData, splits: Splits, resume: bool, rerun: bool) -> dict:
+        config, odrec = self.config, self.config.odrec
+        teacher, teacher_result = self._stored_teacher(data, resume)
+        torch.manual_seed(config.train.seed)
+        student = build_odrec(data.n_items, config.model, odrec).to(self.device)
+        result, _ = self._distill(
+            student, teacher, teacher_result, odrec.distillation(), data, splits, resume, rerun
+        )
+        result["compression"] = compression.sttd_compression(
+            data.n_items,
+            config.model.dim,
+            odrec.item_shape,
+            odrec.dim_shape,
+            odrec.rank,
+            odrec.stp_n,
+            compression.full_table_bytes(data.n_items + 1, config.model.dim),  # + padding row
+        )
+        return result
+
+    # --- the stages before and around distillation -------------------------------------------
+
+    def _stored_teacher(self, data: SessionData, resume: bool) -> tuple[SessionRecommender, dict]:
+        """The trained teacher of this run and its result (trained first if not stored)."""
+        teacher_run = teacher_config(self.config)
+        result = Experiment(
+            teacher_run, self.data_dir, self.store, self.cache_dir, self.progress
+        ).run(resume=resume)
+        return self._load_teacher(teacher_run, result, data.n_items), result
+
+    def _load_teacher(
+        self, teacher_run: ExperimentConfig, result: dict, n_items: int
+    ) -> SessionRecommender:
+        try:
+            best = load_selected_checkpoint(result, self.cache_dir)
+        except CheckpointError as error:
+            raise CheckpointError(
+                f"the student needs the checkpoint of its teacher {teacher_run.run_id}: {error}; "
+                f"retrain it with `eodrec train teacher --dataset {teacher_run.data.dataset} "
+                f"--profile {teacher_run.profile} --rerun`"
+            ) from None
+        teacher = build_backbone(teacher_run.model, n_items)
+        teacher.load_state_dict(best["model"])
+        return teacher.to(self.device)
+
+    def _distill(
+        self,
+        student: SessionRecommender,
+        teacher: SessionRecommender,
+        teacher_result: dict,
+        settings: StudentConfig,
+        data: SessionData,
+        splits: Splits,
+        resume: bool,
+        rerun: bool,
+        on_test: bool = False,
+    ) -> tuple[dict, dict]:
+        """The joint stage: fit, select, test the student; record the teacher before and after."""
+        config, train = self.config, self.config.train
+        recombination = HotColdRecombination(
+            config.model.dim, config.model.readout, config.model.init_range
+        ).to(self.device)
+        hot = hot_item_mask(splits.train.sequences, data.n_items, settings.hot_fraction)
+        stage = JointStage(
+            student, teacher, recombination, hot, settings, train.lr, train.weight_decay
+        )
+        state = self._fit(stage, splits, self.dir, train.epochs, resume, rerun, on_test)
+        result = self._result(data, splits, state, self.loop.evaluate(student, splits.test))
+        result.update(
+            teacher_run=teacher_config(config).run_id,
+            teacher_start_test_metrics=teacher_result["test_metrics"],
+            teacher_test_metrics=self.loop.evaluate(teacher, splits.test),
+        )
+        return result, state
+
+    def _learn_codes(self, teacher: SessionRecommender, splits: Splits, resume: bool) -> dict:
+        """The code-learning stage's selected codes and codebooks, trained once per its hash."""
+        config, student_config, train = self.config, self.config.student, self.config.train
+        key = code_learning_key(config)
+        directory = run_dir(f"codes-{config.data.dataset}-{config.profile}-{key}", self.cache_dir)
+        done = directory / "codes.pt"
+        if done.exists():
+            return load_checkpoint(done, key)
+        if student_config.code_learning == "residual-kmeans":
+            codes = kmeans_codes(teacher, student_config, train.seed, key)
+            save_checkpoint(done, codes)
+            return codes
+        torch.manual_seed(train.seed)
+        model = build_student(
+            teacher.n_items,
+            config.model,
+            student_config,
+            teacher.item_table,
+            eta=student_config.pretrain_eta,
+        ).to(self.device)
+        learner = CodeLearner(
+            config.model.dim,
+            student_config.n_codebooks,
+            student_config.n_codewords,
+            student_config.gumbel_tau,
+            config.model.init_range,
+            student_config.dtype,
+        ).to(self.device)
+        teacher.requires_grad_(False)  # X is fixed while codes are learned
+        stage = CodeLearningStage(
+            model,
+            learner,
+            teacher.item_table.weight(),
+            student_config,
+            train.lr,
+            train.weight_decay,
+        )
+        first_epoch_only = student_config.code_snapshot == "first-epoch-sample"
+        epochs = 1 if first_epoch_only else student_config.code_epochs
+        state = self.loop.fit(stage, splits, directory, epochs, resume, False, key)
+        teacher.requires_grad_(True)
+        codes = {
+            "config_hash": key,
+            "codes": model.item_table.codes.cpu(),
+            "codebooks": model.item_table.codebooks.state_dict(),
+            "summary": {
+                "selected_epoch": state["best_epoch"],
+                "epochs_run": len(state["history"]),
+                "history": state["history"],
+                "wall_time_s": state["wall_time"],
+            },
+        }
+        save_checkpoint(done, codes)
+        return codes
+
+    def _fit(self, stage, splits, directory, epochs, resume, rerun, on_test=False) -> dict:
+        return self.loop.fit(
+            stage, splits, directory, epochs, resume, rerun, self.config.config_hash(), on_test
+        )
+
+    def _result(self, data: SessionData, splits: Splits, state: dict, test: dict) -> dict:
+        config = self.config
+        selected = next(h for h in state["history"] if h["epoch"] == state["best_epoch"])
+        return {
+            "id": config.run_id,
+            "experiment": config.experiment,
+            "model": model_name(config),
+            "dataset": config.data.dataset,
+            "profile": config.profile,
+            "config_hash": config.config_hash(),
+            "config": config.to_dict(),
+            "selected_epoch": state["best_epoch"],
+            "epochs_run": len(state["history"]),
+            "valid_metrics": selected["valid"],
+            "test_metrics": test,
+            "history": state["history"],
+            "examples": {name: len(getattr(splits, name)) for name in ("train", "valid", "test")},
+            "wall_time_s": state["wall_time"],
+            "provenance": provenance(
+                config.profile,
+                data.checksums,
+                device=str(self.device),
+                commit=state["git_commits"][0],
+                git_commits_per_segment=state["git_commits"],
+            ),
+        }
+
+
+def kmeans_codes(teacher: SessionRecommender, student: StudentConfig, seed: int, key: str) -> dict:
+    """Codes and codebooks by residual k-means of the teacher's rows, with its MSE (Eq. 14's
+    scale) beside the best constant code's."""
+    start = time.perf_counter()
+    X = teacher.item_table.weight().detach().cpu()[PADDING_ID + 1 :]
+    codes, codewords = residual_kmeans(X, student.n_codebooks, student.n_codewords, seed=seed)
+    offsets = torch.arange(student.n_codebooks) * student.n_codewords
+    composite = sum_of_rows(codewords, codes + offsets)  # (n, N)
+    padded = torch.cat([codes.new_zeros(1, codes.shape[1]), codes])  # the padding row
+    return {
+        "config_hash": key,
+        "codes": padded.to(student.dtype),
+        "codebooks": {"codewords": codewords},
+        "summary": {
+            "method": "residual-kmeans",
+            "mse": float(((composite - X) ** 2).sum(dim=1).mean()),
+            "mse_of_mean": float(((X.mean(dim=0) - X) ** 2).sum(dim=1).mean()),
+            "wall_time_s": time.perf_counter() - start,
+        },
+    }
+
+
+def model_name(config: ExperimentConfig) -> str:
+    """What a result is of: the backbone for a full-table run, ``student`` for the paper's
+    student, ``narm-student`` for Table 6's NARM-dagger, ``odrec`` for OD-Rec."""
+    backbone = config.model.backbone
+    if config.experiment == "teacher":
+        return backbone
+    if config.experiment == "student" and backbone != "teacher":
+        return f"{backbone}-student"
+    return config.experiment
+
+
+def code_learning_key(config: ExperimentConfig) -> str:
+    """Hash of what the code-learning stage depends on: data, backbone, budget, teacher and the
+    code settings, but none of the distillation settings, so every ablation shares its codes."""
+    values = config.to_dict()  # settings added later drop out at their default: keys stay
+    student = values["student"]
+    for name in DISTILLATION_ONLY:
+        student.pop(name, None)
+    payload = {
+        "teacher": teacher_config(config).run_id,
+        **{section: values[section] for section in ("data", "model", "train")},
+        "student": student,
+    }
+    canonical = json.dumps(payload, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()[:12]
+
+
+# StudentConfig fields the code-learning stage never reads.
+DISTILLATION_ONLY = (
+    "eta",
+    "beta",
+    "gamma",
+    "contrast_tau",
+    "kd_temperature",
+    "hot_fraction",
+    "variant",
+    "freeze_teacher",
+    "untrained_heads",
+    "dropout_first_epoch_only",
+    "selection",
+    "teacher_rec",
+)
+
+
+# --- stored runs brought back to life ------------------------------------------------------
+
+
+@dataclass
+class Run:
+    """A stored run: its result, its selected model, and the splits it was scored on."""
+
+    result: dict
+    model: SessionRecommender
+    splits: dict[str, Examples]
+
+    def evaluate(self, split: str) -> dict[str, float]:
+        examples = self.splits[split]
+        return evaluate(self.model, examples.sequences, examples.targets)
+
+    def predict(self, split: str, k: int, out: Path) -> Path:
+        """Top-k ids (best first), targets and file positions of every sequence, as ``.npz``."""
+        examples = self.splits[split]
+        topk = predict_topk(self.model, examples.sequences, examples.targets, k)
+        atomic_write_npz(
+            Path(out),
+            topk=topk.numpy(),
+            target=np.asarray(examples.targets, dtype=np.int64),
+            index=np.arange(len(examples), dtype=np.int64),
+        )
+        return Path(out)
+
+
+def load_run(
+    run_id: str,
+    results: Path | None = None,
+    data_dir: Path | None = None,
+    cache_dir: Path | None = None,
+) -> Run:
+    """The stored run ``run_id`` with its selected (best-validation) checkpoint loaded."""
+    result = ResultsStore(results).load(run_id)
+    config = ExperimentConfig.from_dict(result["config"])
+    data, splits = load_splits(
+        config.data.dataset, config.data.valid_fraction, config.data.split_seed, data_dir
+    )
+    best = load_selected_checkpoint(result, cache_dir)
+    model = restore_model(config, data.n_items, best)
+    return Run(result, model, {"valid": splits.valid, "test": splits.test})

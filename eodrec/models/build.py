@@ -1,0 +1,97 @@
+"""Every model of an experiment, built fresh or restored from a checkpoint, in one place.
+
+Training, export, latency and evaluation all need "the model of this config": building it here
+keeps them from importing the training loop, and keeps the one construction of the student's
+embedding mixup (Eq. 18) in one function.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import torch
+
+from eodrec.models.backbones import build_backbone
+from eodrec.models.base import SessionRecommender
+from eodrec.models.codes import CompositionalItemTable, Mixup
+from eodrec.models.item_tables import ItemTable
+from eodrec.models.odrec import ODRecConfig
+from eodrec.models.sttd import STTDItemTable
+from eodrec.models.student import StudentConfig
+from eodrec.models.teacher import TeacherConfig
+
+if TYPE_CHECKING:
+    from eodrec.config import ExperimentConfig
+
+
+def student_mixup(
+    teacher_table: ItemTable, student: StudentConfig, eta: float | None = None
+) -> Mixup:
+    """The student's embedding mixup with ``teacher_table`` (Eq. 18); ``eta`` overrides
+    ``student.eta`` (the code-learning stage has its own)."""
+    return Mixup(
+        teacher_table,
+        student.eta if eta is None else eta,
+        student.eta_convention,
+        student.mixed_table_at_test,
+    )
+
+
+def build_student(
+    n_items: int,
+    model: TeacherConfig,
+    student: StudentConfig,
+    teacher_table: ItemTable | None = None,
+    eta: float | None = None,
+) -> SessionRecommender:
+    """The student M_S: the teacher's backbone over a compositional table (Sec. 4), mixed with
+    ``teacher_table`` when one is given."""
+    table = CompositionalItemTable(
+        n_items,
+        model.dim,
+        student.n_codebooks,
+        student.n_codewords,
+        code_dtype=student.dtype,
+        init_range=model.init_range,
+        mixup=None if teacher_table is None else student_mixup(teacher_table, student, eta),
+    )
+    return build_backbone(model, n_items, table)
+
+
+def build_odrec(n_items: int, model: TeacherConfig, odrec: ODRecConfig) -> SessionRecommender:
+    """The OD-Rec student: the teacher's backbone over a fresh STTD table."""
+    table = STTDItemTable(
+        n_items,
+        model.dim,
+        item_shape=odrec.item_shape,
+        dim_shape=odrec.dim_shape,
+        rank=odrec.rank,
+        stp_n=odrec.stp_n,
+        init_range=model.init_range,
+    )
+    return build_backbone(model, n_items, table)
+
+
+def build_model(config: ExperimentConfig, n_items: int) -> SessionRecommender:
+    """A fresh model of ``config``: a full-table backbone, the student with no mixup attached,
+    or OD-Rec's tensor-train student."""
+    torch.manual_seed(config.train.seed)
+    if config.student is not None:
+        return build_student(n_items, config.model, config.student)
+    if config.odrec is not None:
+        return build_odrec(n_items, config.model, config.odrec)
+    return build_backbone(config.model, n_items)
+
+
+def restore_model(config: ExperimentConfig, n_items: int, best: dict) -> SessionRecommender:
+    """The selected model of a finished run from its ``best.pt`` contents, ready to score.
+
+    A student that scores with the mixed table (``mixed_table_at_test``) gets its teacher back.
+    """
+    model = build_model(config, n_items)
+    model.load_state_dict(best["model"])
+    if config.student is not None and config.student.mixed_table_at_test:
+        teacher = build_backbone(config.model, n_items)
+        teacher.load_state_dict(best["teacher"])
+        model.item_table.set_mixup(student_mixup(teacher.item_table, config.student))
+    return model.eval()
