@@ -13,6 +13,7 @@ from pathlib import Path
 
 from eodrec import compression
 from eodrec.config import EXPERIMENTS, PROFILES, ParameterError
+from eodrec.data.names import canonical_name
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -30,6 +31,7 @@ def main(argv: list[str] | None = None) -> int:
 
     logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stderr)
     try:
+        _canonicalize_datasets(args)
         return args.handler(args) or 0
     except (
         DataError,
@@ -45,10 +47,24 @@ def main(argv: list[str] | None = None) -> int:
         return 1
 
 
+def _canonicalize_datasets(args: argparse.Namespace) -> None:
+    """``--dataset`` in its canonical spelling: user input is canonicalized here, once."""
+    dataset = getattr(args, "dataset", None)
+    if isinstance(dataset, list):
+        args.dataset = [canonical_name(name) for name in dataset]
+    elif dataset is not None:
+        args.dataset = canonical_name(dataset)
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="eodrec", description=__doc__)
     commands = parser.add_subparsers(title="commands")
+    for add in (_add_data, _add_training, _add_runs, _add_bench, _add_export, _add_book):
+        add(commands)
+    return parser
 
+
+def _add_data(commands) -> None:
     data = commands.add_parser("data", help="download, check and describe the datasets")
     data_commands = data.add_subparsers(title="data commands")
     download = data_commands.add_parser(
@@ -85,6 +101,8 @@ def _parser() -> argparse.ArgumentParser:
     rate.add_argument("--json", action="store_true", help="print JSON")
     rate.set_defaults(handler=_compression_rate)
 
+
+def _add_training(commands) -> None:
     train = commands.add_parser("train", help="train a model and store its result")
     train.add_argument("experiment", choices=EXPERIMENTS, help="what to train")
     train.add_argument("--dataset", required=True, help="Tmall, retailrocket or toy")
@@ -119,6 +137,8 @@ def _parser() -> argparse.ArgumentParser:
     _add_common(sweep)
     sweep.set_defaults(handler=_sweep)
 
+
+def _add_runs(commands) -> None:
     runs = commands.add_parser("runs", help="list stored runs")
     runs.add_argument("--json", action="store_true", help="print JSON")
     runs.add_argument("--results", type=Path, default=None, help="results directory")
@@ -139,6 +159,8 @@ def _parser() -> argparse.ArgumentParser:
     _add_common(predict)
     predict.set_defaults(handler=_predict)
 
+
+def _add_bench(commands) -> None:
     bench = commands.add_parser("bench", help="performance benchmarks (ratios to the GEMM floor)")
     bench_commands = bench.add_subparsers(title="benchmarks")
     for name, help_text in (
@@ -169,6 +191,8 @@ def _parser() -> argparse.ArgumentParser:
     _add_common(latency)
     latency.set_defaults(handler=_bench_latency)
 
+
+def _add_export(commands) -> None:
     export = commands.add_parser("export", help="a stored run as an on-device bundle")
     export.add_argument("--run", required=True, help="run id (see `eodrec runs`)")
     export.add_argument("--format", choices=("executorch", "onnx"), default="executorch")
@@ -185,6 +209,8 @@ def _parser() -> argparse.ArgumentParser:
     _add_common(export)
     export.set_defaults(handler=_export)
 
+
+def _add_book(commands) -> None:
     book = commands.add_parser("book", help="execute the notebooks and render the book")
     book_commands = book.add_subparsers(title="book commands")
     build = book_commands.add_parser("build", help="papermill every page, then jupyter-book build")
@@ -219,7 +245,6 @@ def _parser() -> argparse.ArgumentParser:
         help="start a Jupyter server for the pages' Live code button (default: yes)",
     )
     serve.set_defaults(handler=_book_serve)
-    return parser
 
 
 def _add_common(parser: argparse.ArgumentParser) -> None:
@@ -414,36 +439,20 @@ def _stats(args: argparse.Namespace) -> int:
 
 
 def _compression_rate(args: argparse.Namespace) -> int:
-    shape = (args.items, args.dim, args.codebooks, args.codewords)
-    result = {
-        "items": args.items,
-        "dim": args.dim,
-        "codebooks": args.codebooks,
-        "codewords": args.codewords,
-        "compression_rate": compression.compression_rate(*shape),
-        "original_size": compression.full_table_size(args.items, args.dim),
-        "compressed_size": compression.compressed_size(*shape),
-        "full_table_bytes": compression.full_table_bytes(args.items, args.dim),
-        "compositional_bytes_bitpacked": compression.compositional_bytes(*shape, packing="bits"),
-    }
-    if args.codewords <= 256:
-        result["compositional_bytes_uint8"] = compression.compositional_bytes(*shape)
+    result = compression.compression_report(args.items, args.dim, args.codebooks, args.codewords)
     if args.json:
         print(json.dumps(result, indent=2))
-    else:
-        print(
-            f"CR (Eq. 13) = {result['compression_rate']:.2f}  "
-            f"({result['original_size']:,} -> {result['compressed_size']:,} numbers)"
-        )
-        print(
-            f"bytes: full fp32 table {result['full_table_bytes']:,}; codes+codebooks "
-            + (
-                f"{result['compositional_bytes_uint8']:,} (uint8 codes), "
-                if "compositional_bytes_uint8" in result
-                else ""
-            )
-            + f"{result['compositional_bytes_bitpacked']:,} (bit-packed codes)"
-        )
+        return 0
+    print(
+        f"CR (Eq. 13) = {result['compression_rate']:.2f}  "
+        f"({result['original_size']:,} -> {result['compressed_size']:,} numbers)"
+    )
+    uint8 = result.get("compositional_bytes_uint8")
+    print(
+        f"bytes: full fp32 table {result['full_table_bytes']:,}; codes+codebooks "
+        + (f"{uint8:,} (uint8 codes), " if uint8 is not None else "")
+        + f"{result['compositional_bytes_bitpacked']:,} (bit-packed codes)"
+    )
     return 0
 
 

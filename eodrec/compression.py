@@ -91,6 +91,26 @@ def student_compression(
     }
 
 
+def compression_report(n_items: int, dim: int, n_codebooks: int, n_codewords: int) -> dict:
+    """Eq. 13's rate and the real bytes of the full and the compositional table, as one record
+    (what ``eodrec compression-rate`` prints); uint8 codes only where K fits a byte."""
+    shape = (n_items, dim, n_codebooks, n_codewords)
+    result = {
+        "items": n_items,
+        "dim": dim,
+        "codebooks": n_codebooks,
+        "codewords": n_codewords,
+        "compression_rate": compression_rate(*shape),
+        "original_size": full_table_size(n_items, dim),
+        "compressed_size": compressed_size(*shape),
+        "full_table_bytes": full_table_bytes(n_items, dim),
+        "compositional_bytes_bitpacked": compositional_bytes(*shape, packing="bits"),
+    }
+    if n_codewords <= 256:
+        result["compositional_bytes_uint8"] = compositional_bytes(*shape)
+    return result
+
+
 def _check_positive(**values: int) -> None:
     for name, value in values.items():
         if int(value) != value or value < 1:

@@ -12,9 +12,10 @@ from __future__ import annotations
 import hashlib
 import json
 import typing
-from collections.abc import Iterable
-from dataclasses import asdict, dataclass, fields
+from collections.abc import Iterable, Mapping
+from dataclasses import asdict, dataclass, field, fields
 
+from eodrec.data.names import REAL_DATASETS, SYNTHETIC, check_dataset
 from eodrec.models.odrec import ODRecConfig
 from eodrec.models.student import ABLATIONS, StudentConfig
 from eodrec.models.teacher import TeacherConfig
@@ -24,8 +25,6 @@ PROFILES: dict[str, str] = {
     "quick": "real data, every item, bounded budget on a 2-core CPU",
     "paper": "real data, the paper's full settings; GPU advised",
 }
-
-REAL_DATASETS = ("Tmall", "retailrocket")
 
 
 class ParameterError(ValueError):
@@ -50,17 +49,115 @@ def check_profile(profile: str) -> str:
 
 def profile_datasets(profile: str) -> tuple[str, ...]:
     """The datasets a profile runs on: toy data for ``smoke``, the real ones otherwise."""
-    return ("toy",) if check_profile(profile) == "smoke" else REAL_DATASETS
+    return (SYNTHETIC,) if check_profile(profile) == "smoke" else REAL_DATASETS
 
 
-# --- experiment configuration -------------------------------------------------------------------
+# --- what each dataset trains with, and how much each profile trains on it ----------------------
 
-# Paper Sec. 6.1.3 per dataset; toy sizes keep the smoke profile to seconds.
-DATASET_MODEL_SETTINGS: dict[str, dict[str, object]] = {
-    "Tmall": {"dim": 128, "n_heads": 1, "dropout": 0.5},
-    "retailrocket": {"dim": 256, "n_heads": 2, "dropout": 0.2},
-    "toy": {"dim": 32, "n_heads": 1, "dropout": 0.2},
+
+@dataclass(frozen=True)
+class DatasetSettings:
+    """The paper's per-dataset settings (Sec. 6.1.3, 6.6); toy sizes keep ``smoke`` to seconds."""
+
+    model: Mapping[str, object]  # TeacherConfig fields
+    student: Mapping[str, object]  # StudentConfig fields: the best (M, K), eta, beta
+    odrec: Mapping[str, object]  # OD-Rec's tensor-train shapes (I1 I2 >= |V| + 1, J1 J2 = N)
+
+
+# The code-learning stage mixes with the same eta; ablations change only the distillation stage.
+# OD-Rec's shapes give CR ~27 (Tmall) and ~30 (RetailRocket).
+DATASET_SETTINGS: dict[str, DatasetSettings] = {
+    "Tmall": DatasetSettings(
+        model={"dim": 128, "n_heads": 1, "dropout": 0.5},
+        student={
+            "n_codebooks": 4,
+            "n_codewords": 32,
+            "eta": 0.8,
+            "pretrain_eta": 0.8,
+            "beta": 0.01,
+        },
+        odrec={"item_shape": (169, 241), "dim_shape": (16, 8), "rank": 60},
+    ),
+    "retailrocket": DatasetSettings(
+        model={"dim": 256, "n_heads": 2, "dropout": 0.2},
+        student={
+            "n_codebooks": 3,
+            "n_codewords": 256,
+            "eta": 0.7,
+            "pretrain_eta": 0.7,
+            "beta": 0.5,
+        },
+        odrec={"item_shape": (117, 316), "dim_shape": (16, 16), "rank": 100},
+    ),
+    "toy": DatasetSettings(
+        model={"dim": 32, "n_heads": 1, "dropout": 0.2},
+        student={"n_codebooks": 4, "n_codewords": 8, "eta": 0.8, "pretrain_eta": 0.8, "beta": 0.1},
+        odrec={"item_shape": (16, 19), "dim_shape": (8, 4), "rank": 8},
+    ),
 }
+
+
+@dataclass(frozen=True)
+class Budget:
+    """How much one profile trains on one dataset.
+
+    ``train`` is every run's TrainConfig budget; a distilled run (student, OD-Rec) adds
+    ``joint`` for its joint stage, and a sweep point adds ``sweep`` on top of that.
+    ``code_epochs`` bounds the student's code-learning stage; ``code_item_batch`` (Table 4's
+    sweeps only) samples that many items' codes per code-learning step, not all |V|.
+    """
+
+    train: Mapping[str, object]
+    code_epochs: int
+    joint: Mapping[str, object] = field(default_factory=dict)
+    sweep: Mapping[str, object] = field(default_factory=dict)
+    table4_code_item_batch: int = 0
+
+
+_QUICK, _PAPER = {"epochs": 10, "patience": 3}, {"epochs": 200, "patience": 10}
+# `quick` is sized so the Tmall teacher trains in <= 45 minutes on a 2-core CPU; RetailRocket's
+# epoch costs ~6x Tmall's there (N = 256, sessions up to 285 items), so it gets fewer epochs. A
+# `quick` joint step costs ~2x a teacher step, so its epochs are capped in steps. `quick` sweeps
+# must finish in about two hours per dataset and page: one epoch of each stage, capped, and
+# Table 4's code steps sample 2,048 items (the learner costs ~|V| (MK)^2 per step), so its
+# points compare with each other, not with Fig. 4-5's. `paper` runs to convergence.
+BUDGETS: dict[tuple[str, str], Budget] = {
+    ("smoke", "toy"): Budget(
+        train={"epochs": 3, "patience": 2, "batch_size": 64, "checkpoint_every": 20},
+        code_epochs=1,
+        # the book's smoke pages train about fifteen toy students (ablations, audit switches)
+        joint={"epochs": 2, "max_steps_per_epoch": 100},
+    ),
+    ("quick", "Tmall"): Budget(
+        train=_QUICK,
+        code_epochs=1,
+        joint={"epochs": 3, "max_steps_per_epoch": 1200},
+        sweep={"epochs": 1, "max_steps_per_epoch": 600},
+        table4_code_item_batch=2048,
+    ),
+    ("quick", "retailrocket"): Budget(
+        train={**_QUICK, "epochs": 4},
+        code_epochs=1,
+        joint={"epochs": 2, "max_steps_per_epoch": 600},
+        sweep={"epochs": 1, "max_steps_per_epoch": 150},
+        table4_code_item_batch=2048,
+    ),
+    ("paper", "Tmall"): Budget(train=_PAPER, code_epochs=10),
+    ("paper", "retailrocket"): Budget(train=_PAPER, code_epochs=10),
+}
+
+
+def budget(profile: str, dataset: str) -> Budget:
+    """The budget of ``profile`` on ``dataset``; a pair that does not go together is refused."""
+    check_profile(profile)
+    check_dataset(dataset)
+    if (profile, dataset) not in BUDGETS:
+        allowed = profile_datasets(profile)
+        raise ParameterError(
+            f"profile={profile!r} runs on the {', '.join(allowed)} "
+            f"dataset{'s' if len(allowed) > 1 else ''} only, not {dataset!r}"
+        )
+    return BUDGETS[profile, dataset]
 
 
 @dataclass(frozen=True)
@@ -83,69 +180,6 @@ class TrainConfig:
     checkpoint_every: int = 500  # training steps between mid-epoch checkpoints
     max_steps_per_epoch: int = 0  # 0 = full epochs; > 0 caps an epoch (budgeted profiles)
 
-
-# Training budgets per profile. `quick` is sized so the Tmall teacher trains in <= 45 minutes on
-# a 2-core CPU; `paper` runs to convergence with the paper's settings.
-PROFILE_TRAINING: dict[str, dict[str, object]] = {
-    "smoke": {"epochs": 3, "patience": 2, "batch_size": 64, "checkpoint_every": 20},
-    "quick": {"epochs": 10, "patience": 3},
-    "paper": {"epochs": 200, "patience": 10},
-}
-# RetailRocket's epoch costs ~6x Tmall's on a 2-core CPU (5,039 steps of ~170 ms: N = 256 and
-# sessions up to 285 items), so its quick budget is fewer epochs.
-PROFILE_DATASET_TRAINING: dict[tuple[str, str], dict[str, object]] = {
-    ("quick", "retailrocket"): {"epochs": 4},
-}
-
-# Paper Sec. 6.1.3 and 6.6: each dataset's best (M, K), eta, beta, gamma. The code-learning
-# stage mixes with the same eta; ablations change only the distillation stage.
-DATASET_STUDENT_SETTINGS: dict[str, dict[str, object]] = {
-    "Tmall": {"n_codebooks": 4, "n_codewords": 32, "eta": 0.8, "pretrain_eta": 0.8, "beta": 0.01},
-    "retailrocket": {
-        "n_codebooks": 3,
-        "n_codewords": 256,
-        "eta": 0.7,
-        "pretrain_eta": 0.7,
-        "beta": 0.5,
-    },
-    "toy": {"n_codebooks": 4, "n_codewords": 8, "eta": 0.8, "pretrain_eta": 0.8, "beta": 0.1},
-}
-# The student's budgets: the code-learning stage, then the joint stage with the training budget
-# below. A `quick` joint step costs ~2x a teacher step, so epochs are capped in steps.
-PROFILE_STUDENT: dict[str, dict[str, object]] = {
-    "smoke": {"code_epochs": 1},
-    "quick": {"code_epochs": 1},
-    "paper": {"code_epochs": 10},
-}
-PROFILE_STUDENT_TRAINING: dict[tuple[str, str], dict[str, object]] = {
-    # the book's smoke pages train about fifteen toy students (ablations, audit switches)
-    ("smoke", "toy"): {"epochs": 2, "max_steps_per_epoch": 100},
-    ("quick", "Tmall"): {"epochs": 3, "max_steps_per_epoch": 1200},
-    ("quick", "retailrocket"): {"epochs": 2, "max_steps_per_epoch": 600},
-}
-
-
-# A sweep point's budget where it is smaller than a single run's: `quick` sweeps must finish in
-# about two hours per dataset and page on a 2-core CPU (issue: one code-learning stage per (M, K)
-# of Table 4), so each point gets one epoch of the code stage and of the joint stage, capped.
-PROFILE_SWEEP_TRAINING: dict[tuple[str, str], dict[str, object]] = {
-    ("quick", "Tmall"): {"epochs": 1, "max_steps_per_epoch": 600},
-    ("quick", "retailrocket"): {"epochs": 1, "max_steps_per_epoch": 150},
-}
-
-# Table 4's `quick` points also sample the codes of this many random items per code-learning
-# step, not all |V|: the learner costs ~|V| (MK)^2 per step (at M*K = 2560, 25x more over Tmall's
-# 40,727 items than over 2,048 on one CPU core), so the large (M, K) would not fit the two
-# hours. Every point of the grid uses it, so the points compare with each other (not with
-# Fig. 4-5's, which sample every item).
-TABLE4_CODE_ITEM_BATCH: dict[str, int] = {"quick": 2048}
-
-# OD-Rec's tensor-train shapes (METHOD-NOTES 5.2): I1 I2 >= |V| + 1, J1 J2 = N, CR ~27 and ~30.
-DATASET_ODREC_SETTINGS: dict[str, dict[str, object]] = {
-    "Tmall": {"item_shape": (169, 241), "dim_shape": (16, 8), "rank": 60},
-    "retailrocket": {"item_shape": (117, 316), "dim_shape": (16, 16), "rank": 100},
-    "toy": {"item_shape": (16, 19), "dim_shape": (8, 4), "rank": 8},
-}
 
 # Fields added after results were stored, with their defaults: left out of a config's canonical
 # form at the default, so stored runs keep their names.
@@ -205,54 +239,51 @@ DISTILLED = ("student", "odrec")  # experiments that learn from a stored teacher
 
 
 def make_config(
-    experiment: str, dataset: str, profile: str, overrides: Iterable[str] = ()
+    experiment: str, dataset: str, profile: str, overrides: Iterable[str] = (), **settings: object
 ) -> ExperimentConfig:
-    """The config of one run: the profile's defaults, then explicit ``key=value`` overrides."""
-    from eodrec.data.datasets import canonical_name
+    """The config of one run: the profile's budget and the dataset's settings, then ``settings``
+    (typed values, from code) and ``overrides`` (``key=value`` text, from a user), in that order.
 
+    ``dataset`` is a canonical name (:func:`eodrec.data.canonical_name` turns user input into one).
+    """
     check_choice("experiment", experiment, EXPERIMENTS)
-    check_profile(profile)
     try:
-        dataset = canonical_name(dataset)
+        plan = budget(profile, dataset)
     except ValueError as error:
         raise ParameterError(str(error)) from None
-    if profile == "smoke" and dataset != "toy":
-        raise ParameterError(f"profile='smoke' runs on the toy dataset only, not {dataset!r}")
-    if profile != "smoke" and dataset == "toy":
-        raise ParameterError(f"dataset='toy' runs with profile='smoke' only, not {profile!r}")
+    defaults = DATASET_SETTINGS[dataset]
     sections = {
         "data": {"dataset": dataset},
-        "model": dict(DATASET_MODEL_SETTINGS[dataset]),
-        "train": {
-            **PROFILE_TRAINING[profile],
-            **PROFILE_DATASET_TRAINING.get((profile, dataset), {}),
-        },
+        "model": dict(defaults.model),
+        "train": dict(plan.train),
     }
     classes = {"data": DataConfig, "model": TeacherConfig, "train": TrainConfig}
     if experiment == "student":
-        sections["student"] = {**DATASET_STUDENT_SETTINGS[dataset], **PROFILE_STUDENT[profile]}
+        sections["student"] = {**defaults.student, "code_epochs": plan.code_epochs}
         classes["student"] = StudentConfig
     if experiment == "odrec":
-        sections["odrec"] = dict(DATASET_ODREC_SETTINGS[dataset])
+        sections["odrec"] = dict(defaults.odrec)
         classes["odrec"] = ODRecConfig
     if experiment in DISTILLED:  # the joint stage's budget
-        sections["train"].update(PROFILE_STUDENT_TRAINING.get((profile, dataset), {}))
+        sections["train"].update(plan.joint)
     owner = {f.name: section for section, cls in classes.items() for f in fields(cls)}
-    overrides = [_split_override(item) + (item,) for item in overrides]
+    changes = [(key, value, f"{key}={value!r}") for key, value in settings.items()]
+    changes += [_split_override(item) + (item,) for item in overrides]
     # A Fig. 3 variant is a preset: its settings first, so explicit overrides can be checked
     # against it (StudentConfig rejects e.g. variant=w/o-c with beta=0.5).
-    for key, value, _ in overrides:
+    for key, value, _ in changes:
         if key == "variant" and experiment == "student":
             check_choice("variant", value, ABLATIONS)
             sections["student"].update(ABLATIONS[value])
-    for key, value, item in overrides:
+    for key, value, item in changes:
         if key not in owner or key == "dataset":
             raise ParameterError(
                 f"unknown setting {key!r} in {item!r}; settings: "
                 f"{', '.join(sorted(k for k in owner if k != 'dataset'))}"
             )
         section = owner[key]
-        sections[section][key] = _parse_value(classes[section], key, value)
+        convert = _parse_value if isinstance(value, str) else _check_value
+        sections[section][key] = convert(classes[section], key, value)
     try:
         return ExperimentConfig(
             experiment,
@@ -286,6 +317,31 @@ def _split_override(item: str) -> tuple[str, str]:
     if not sep or not key.strip():
         raise ParameterError(f"override {item!r} is not of the form key=value")
     return key.strip(), value.strip()
+
+
+def _check_value(cls: type, key: str, value: object) -> object:
+    """A typed setting from code: accepted as it is when it has the declared type of ``cls.key``
+    (an int where a float is declared, a list where a tuple is), else a ParameterError."""
+    hint = typing.get_type_hints(cls)[key]
+    args = typing.get_args(hint)
+    if value is None and type(None) in args:
+        return None
+    if args and type(None) in args:
+        hint = next(a for a in args if a is not type(None))
+    if typing.get_origin(hint) is tuple and isinstance(value, tuple | list):
+        return tuple(value)
+    if typing.get_origin(hint) is typing.Literal:
+        check_choice(key, value, typing.get_args(hint))
+        return value
+    if hint is float and isinstance(value, int | float) and not isinstance(value, bool):
+        return float(value)
+    if (
+        isinstance(hint, type)
+        and isinstance(value, hint)
+        and (hint is bool) == (type(value) is bool)
+    ):
+        return value
+    raise ParameterError(f"{key}={value!r} is not a valid {getattr(hint, '__name__', hint)}")
 
 
 def _parse_value(cls: type, key: str, text: str) -> object:

@@ -22,6 +22,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -48,6 +49,7 @@ from eodrec.export import (
     run_in_batches,
     save_program,
 )
+from eodrec.models.base import SessionRecommender
 from eodrec.provenance import provenance
 from eodrec.store import ResultsStore
 
@@ -130,60 +132,37 @@ def bench_latency(
     latency, memory, bundle bytes, top-20 equality. A model with no stored result is listed
     under ``missing``; one whose checkpoint is not on this machine is timed with its initial
     weights (the time depends on shapes, not values) and says so in ``weights``."""
-    from eodrec.data import load_dataset
-    from eodrec.data.splits import make_splits
-    from eodrec.models.build import build_model, restore_model
+    from eodrec.data.splits import load_splits
 
     if repeats < 1:
         raise ParameterError(f"repeats must be at least 1, got {repeats}")
     unknown = set(runtimes) - set(RUNTIMES)
     if unknown:
         raise ParameterError(f"unknown runtimes {sorted(unknown)}; runtimes: {RUNTIMES}")
-    store, cache = ResultsStore(results), Path(cache_dir or default_cache_dir())
+    store = ResultsStore(results)
     chosen = [e for e in latency_configs(dataset, profile) if models is None or e[0] in models]
     stored = {c.run_id: store.find(c) for _, c, _ in chosen}
     present = [entry for entry in chosen if stored[entry[1].run_id] is not None]
     missing = [run_id for run_id, found in stored.items() if found is None]
     start, work = time.perf_counter(), Path(tempfile.mkdtemp(prefix="eodrec-latency-"))
-    data = load_dataset(dataset, data_dir)
-    test = make_splits(data, chosen[0][1].data.valid_fraction, chosen[0][1].data.split_seed).test
+    first = chosen[0][1].data
+    data, splits = load_splits(dataset, first.valid_fraction, first.split_seed, data_dir)
+    test = splits.test
     length = max(len(s) for s in test.sequences)
     inputs = work / "inputs.npy"
     np.save(inputs, pad_sessions(test.sequences, length).numpy())
-    items = torch.from_numpy(np.load(inputs))
+    bench = _ModelBench(
+        work, inputs, torch.from_numpy(np.load(inputs)), length, data.n_items, repeats,
+        Path(cache_dir or default_cache_dir()),
+    )  # fmt: skip
     rows, student_shape = [], None
     bar = tqdm(total=len(present) * len(runtimes), desc=f"latency {dataset}", disable=not progress)
     for label, config, scoring in present:
-        try:
-            best = load_selected_checkpoint(stored[config.run_id], cache)
-            model, weights = restore_model(config, data.n_items, best), "trained"
-        except CheckpointError as error:
-            model, weights = build_model(config, data.n_items).eval(), f"initial ({error})"
-        checkpoint = work / f"{config.run_id}.pt"
-        save_checkpoint(
-            checkpoint, {"config_hash": config.config_hash(), "model": model.state_dict()}
-        )
+        model, weights = bench.load(config, stored[config.run_id])
         if label == "Student":
             table = model.item_table
             student_shape = (model.n_items, model.dim, table.n_codebooks, table.n_codewords)
-        reference = _topk(DeviceModel(model, TOP_K, scoring), items)
-        for runtime in runtimes:
-            bundle, bundle_bytes = None, None
-            if runtime != "eager":
-                program = export_model(model, runtime, length, TOP_K, scoring)
-                name = f"{config.run_id}-{scoring}{SUFFIXES[runtime]}"
-                bundle, bundle_bytes = str(save_program(program, work / name)), len(program)
-            outputs = work / f"{config.run_id}-{scoring}-{runtime}.npz"
-            cell = Cell(
-                label, config.run_id, config.to_dict(), data.n_items, runtime, scoring,
-                bundle, str(checkpoint), str(inputs), str(outputs), repeats,
-            )  # fmt: skip
-            row = {"model": label, "run": config.run_id, "runtime": runtime, "scoring": scoring}
-            row.update(_measure_in_fresh_process(cell), bundle_bytes=bundle_bytes, weights=weights)
-            if runtime != "eager":
-                got = np.load(outputs)
-                equal = same_topk(reference[0], reference[1], got["values"], got["ids"])
-                row.update(topk_sessions=int(len(equal)), topk_equal=int(equal.sum()))
+        for row in bench.rows(label, config, scoring, model, weights, runtimes):
             rows.append(row)
             bar.update()
     bar.close()
@@ -203,6 +182,61 @@ def bench_latency(
         "wall_time_s": time.perf_counter() - start,
         "provenance": provenance(profile, data.checksums, runtimes=_runtime_versions()),
     }
+
+
+@dataclass
+class _ModelBench:
+    """Times one model at a time on each runtime, every call in a fresh process, over the same
+    padded test sessions; checks each bundle's top-20 against eager PyTorch's."""
+
+    work: Path
+    inputs: Path
+    items: torch.Tensor
+    length: int
+    n_items: int
+    repeats: int
+    cache: Path
+
+    def load(self, config: ExperimentConfig, result: dict) -> tuple[SessionRecommender, str]:
+        """The run's selected model, or its initial weights where the checkpoint is not here
+        (the time depends on shapes, not values), and which of the two it is."""
+        from eodrec.models.build import build_model, restore_model
+
+        try:
+            best = load_selected_checkpoint(result, self.cache)
+            model, weights = restore_model(config, self.n_items, best), "trained"
+        except CheckpointError as error:
+            model, weights = build_model(config, self.n_items).eval(), f"initial ({error})"
+        save_checkpoint(
+            self._checkpoint(config),
+            {"config_hash": config.config_hash(), "model": model.state_dict()},
+        )
+        return model, weights
+
+    def rows(self, label, config, scoring, model, weights, runtimes) -> Iterator[dict]:
+        """One row per runtime: latency, memory, bundle bytes, top-20 equality."""
+        reference = _topk(DeviceModel(model, TOP_K, scoring), self.items)
+        for runtime in runtimes:
+            bundle, bundle_bytes = None, None
+            if runtime != "eager":
+                program = export_model(model, runtime, self.length, TOP_K, scoring)
+                name = f"{config.run_id}-{scoring}{SUFFIXES[runtime]}"
+                bundle, bundle_bytes = str(save_program(program, self.work / name)), len(program)
+            outputs = self.work / f"{config.run_id}-{scoring}-{runtime}.npz"
+            cell = Cell(
+                label, config.run_id, config.to_dict(), self.n_items, runtime, scoring, bundle,
+                str(self._checkpoint(config)), str(self.inputs), str(outputs), self.repeats,
+            )  # fmt: skip
+            row = {"model": label, "run": config.run_id, "runtime": runtime, "scoring": scoring}
+            row.update(_measure_in_fresh_process(cell), bundle_bytes=bundle_bytes, weights=weights)
+            if runtime != "eager":
+                got = np.load(outputs)
+                equal = same_topk(reference[0], reference[1], got["values"], got["ids"])
+                row.update(topk_sessions=int(len(equal)), topk_equal=int(equal.sum()))
+            yield row
+
+    def _checkpoint(self, config: ExperimentConfig) -> Path:
+        return self.work / f"{config.run_id}.pt"
 
 
 def latency_ratios(rows: list[dict]) -> list[dict]:

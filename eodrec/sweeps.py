@@ -22,7 +22,15 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from eodrec.config import DISTILLED, ExperimentConfig, ParameterError, make_config, teacher_config
+from eodrec.config import (
+    DISTILLED,
+    ExperimentConfig,
+    ParameterError,
+    budget,
+    make_config,
+    profile_datasets,
+    teacher_config,
+)
 from eodrec.paper import PAPER_DATASET_NAMES, load_target
 from eodrec.store import ResultsStore
 
@@ -39,13 +47,15 @@ SMOKE_VALUES = {
 }
 
 
-def _table4(dataset: str, profile: str) -> list[list[str]]:
-    """Every (M, K) Table 4 prints for ``dataset``; K > 256 stores its codes as int16. A profile
-    with a ``TABLE4_CODE_ITEM_BATCH`` samples that many items' codes per code-learning step."""
-    from eodrec.config import TABLE4_CODE_ITEM_BATCH
+Point = dict[str, object]  # a point's student settings, typed as the config declares them
 
-    item_batch = TABLE4_CODE_ITEM_BATCH.get(profile)
-    shared = [f"code_item_batch={item_batch}"] if item_batch else []
+
+def _table4(dataset: str, profile: str) -> list[Point]:
+    """Every (M, K) Table 4 prints for ``dataset``; K > 256 stores its codes as int16. A profile
+    whose budget has a ``table4_code_item_batch`` samples that many items' codes per
+    code-learning step."""
+    item_batch = budget(profile, dataset).table4_code_item_batch
+    shared: Point = {"code_item_batch": item_batch} if item_batch else {}
     if profile == "smoke":
         shapes = SMOKE_VALUES["table4"]
     else:
@@ -53,26 +63,26 @@ def _table4(dataset: str, profile: str) -> list[list[str]]:
         rows = paper[paper["dataset"] == PAPER_DATASET_NAMES[dataset]]
         shapes = list(zip(rows["M"], rows["K"], strict=True))
     return [
-        [
-            f"n_codebooks={m}",
-            f"n_codewords={k}",
-            *(["code_dtype=int16"] if k > 256 else []),
-            *shared,
-        ]
+        {
+            "n_codebooks": int(m),
+            "n_codewords": int(k),
+            **({"code_dtype": "int16"} if k > 256 else {}),
+            **shared,
+        }
         for m, k in shapes
     ]
 
 
-def _values(name: str, key: str, values: Sequence[float]) -> Callable[[str, str], list[list[str]]]:
-    def points(dataset: str, profile: str) -> list[list[str]]:
+def _values(name: str, key: str, values: Sequence[float]) -> Callable[[str, str], list[Point]]:
+    def points(dataset: str, profile: str) -> list[Point]:
         chosen = SMOKE_VALUES[name] if profile == "smoke" else values
-        return [[f"{key}={value}"] for value in chosen]
+        return [{key: value} for value in chosen]
 
     return points
 
 
-# Each grid: the student overrides of its points for one dataset and profile.
-GRIDS: dict[str, Callable[[str, str], list[list[str]]]] = {
+# Each grid: the student settings of its points for one dataset and profile.
+GRIDS: dict[str, Callable[[str, str], list[Point]]] = {
     "table4": _table4,
     "fig4_beta": _values("fig4_beta", "beta", FIG4_BETAS),
     "fig4_gamma": _values("fig4_gamma", "gamma", FIG4_GAMMAS),
@@ -84,18 +94,15 @@ def grid_configs(
     name: str, profile: str, datasets: Sequence[str] | None = None
 ) -> list[ExperimentConfig]:
     """The student configs of grid ``name`` on ``datasets`` (default: the profile's), each with
-    the sweep budget of its profile and dataset (``PROFILE_SWEEP_TRAINING``)."""
-    from eodrec.config import PROFILE_SWEEP_TRAINING, profile_datasets
-
+    the sweep budget of its profile and dataset (:attr:`Budget.sweep`)."""
     if name not in GRIDS:
         raise ParameterError(f"unknown sweep {name!r}; sweeps: {', '.join(GRIDS)}")
     configs = []
     for dataset in datasets or profile_datasets(profile):
-        budget = PROFILE_SWEEP_TRAINING.get((profile, dataset), {})
-        budget_overrides = [f"{key}={value}" for key, value in budget.items()]
+        sweep = budget(profile, dataset).sweep
         configs += [
-            make_config("student", dataset, profile, [*budget_overrides, *overrides])
-            for overrides in GRIDS[name](dataset, profile)
+            make_config("student", dataset, profile, **{**sweep, **point})
+            for point in GRIDS[name](dataset, profile)
         ]
     return configs
 

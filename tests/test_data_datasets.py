@@ -9,6 +9,7 @@ from eodrec.data import (
     DataMissingError,
     SessionData,
     UnsafePickleError,
+    canonical_name,
     load_dataset,
 )
 
@@ -29,7 +30,7 @@ def _make(root, folder, train, test):
 
 def test_loads_two_tuple_format(tmp_path):
     train_path, test_path = _make(tmp_path, "Tmall", TRAIN, TEST_2)
-    data = load_dataset("tmall", tmp_path)
+    data = load_dataset("Tmall", tmp_path)
     assert isinstance(data, SessionData)
     assert data.name == "Tmall"
     assert data.train_sessions == TRAIN
@@ -47,7 +48,7 @@ def test_loads_two_tuple_format(tmp_path):
 def test_loads_four_tuple_format_and_env_dir(tmp_path, monkeypatch):
     _make(tmp_path, "retailrocket", TRAIN, (*TEST_4[:2], [3, 2, 9], TEST_4[3]))
     monkeypatch.setenv("EODREC_DATA", str(tmp_path))
-    data = load_dataset("RetailRocket")
+    data = load_dataset("retailrocket")
     assert data.name == "retailrocket"
     assert data.test_sequences == TEST_4[1]
     assert data.test_targets == [3, 2, 9]
@@ -56,9 +57,15 @@ def test_loads_four_tuple_format_and_env_dir(tmp_path, monkeypatch):
 
 def test_names_and_toy():
     assert DATASET_NAMES == ("Tmall", "retailrocket", "toy")
-    assert load_dataset("TOY").name == "toy"
+    assert load_dataset("toy").name == "toy"
     with pytest.raises(ValueError, match="diginetica"):
         load_dataset("diginetica")
+
+
+def test_user_spellings_are_canonicalized_at_the_edge_and_refused_inside():
+    assert [canonical_name(n) for n in ("TMALL", "RetailRocket", "TOY")] == list(DATASET_NAMES)
+    with pytest.raises(ValueError, match="did you mean 'retailrocket'"):
+        load_dataset("RetailRocket")
 
 
 def test_missing_data_dir(tmp_path):

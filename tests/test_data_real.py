@@ -121,6 +121,8 @@ def test_public_api():
         "SessionData",
         "load_dataset",
         "DATASET_NAMES",
+        "REAL_DATASETS",
+        "canonical_name",
         "resolve_data_dir",
         "download",
         "load_pickle",

@@ -6,7 +6,7 @@ restricted unpickler; every failure raises a :class:`DataError` that names the f
 
 from eodrec.data.batch import Batch
 from eodrec.data.batches import BatchLoader, pad_batch
-from eodrec.data.datasets import DATASET_NAMES, load_dataset
+from eodrec.data.datasets import load_dataset
 from eodrec.data.download import download
 from eodrec.data.errors import (
     ChecksumError,
@@ -16,6 +16,7 @@ from eodrec.data.errors import (
     UnsafePickleError,
 )
 from eodrec.data.files import resolve_data_dir
+from eodrec.data.names import DATASET_NAMES, REAL_DATASETS, canonical_name
 from eodrec.data.raw import clicks_to_sessions
 from eodrec.data.safe_pickle import load_pickle
 from eodrec.data.session_data import SessionData
@@ -25,6 +26,7 @@ from eodrec.data.toy import make_toy
 
 __all__ = [
     "DATASET_NAMES",
+    "REAL_DATASETS",
     "Batch",
     "BatchLoader",
     "ChecksumError",
@@ -34,6 +36,7 @@ __all__ = [
     "SessionData",
     "UnsafePickleError",
     "augment_prefixes",
+    "canonical_name",
     "clicks_to_sessions",
     "dataset_stats",
     "download",

@@ -13,11 +13,10 @@ from pathlib import Path
 
 from eodrec.data.errors import DataFormatError
 from eodrec.data.files import DATASETS, require_file
+from eodrec.data.names import SYNTHETIC, check_dataset
 from eodrec.data.safe_pickle import loads_pickle
 from eodrec.data.session_data import SessionData
 from eodrec.data.toy import make_toy
-
-DATASET_NAMES: tuple[str, ...] = ("Tmall", "retailrocket", "toy")
 
 TRAIN_FORMAT = "a list of sessions, each a non-empty list of positive int item ids"
 TEST_FORMAT = (
@@ -27,19 +26,9 @@ TEST_FORMAT = (
 )
 
 
-def canonical_name(name: str) -> str:
-    """Map a case-insensitive dataset name to its canonical spelling."""
-    by_lower = {n.lower(): n for n in DATASET_NAMES}
-    try:
-        return by_lower[name.lower()]
-    except KeyError:
-        raise ValueError(f"unknown dataset {name!r}; choose one of {DATASET_NAMES}") from None
-
-
 def load_dataset(name: str, data_dir: str | os.PathLike[str] | None = None) -> SessionData:
-    """Load ``name`` (``Tmall``, ``retailrocket`` or ``toy``; any case) from the data directory."""
-    name = canonical_name(name)
-    if name == "toy":
+    """Load ``name`` (``Tmall``, ``retailrocket`` or ``toy``) from the data directory."""
+    if check_dataset(name) == SYNTHETIC:
         return make_toy()
     files = DATASETS[name]
     checksums: dict[str, str] = {}

@@ -11,6 +11,8 @@ from importlib import resources
 
 import pandas as pd
 
+from eodrec.data.names import DISPLAY_NAMES, REAL_DATASETS
+
 
 @dataclass(frozen=True)
 class Target:
@@ -29,8 +31,8 @@ TARGETS: dict[str, Target] = {
     "text_findings": Target("text_findings.csv", "numbers stated in the text (Sec. 6.4-6.7)"),
 }
 
-# The data files name RetailRocket in lower case; the paper's tables capitalise it.
-PAPER_DATASET_NAMES = {"Tmall": "Tmall", "retailrocket": "RetailRocket"}
+# The paper's tables name the real datasets as the book does (the data files use lower case).
+PAPER_DATASET_NAMES = {name: DISPLAY_NAMES[name] for name in REAL_DATASETS}
 
 
 def load_target(name: str) -> pd.DataFrame:
