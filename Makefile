@@ -15,15 +15,15 @@ STAMP := $(VENV)/.installed
 SHARED_DATA := $(wildcard ../shared/datasets)
 EODREC_DATA ?= $(abspath $(if $(SHARED_DATA),$(SHARED_DATA),data))
 export EODREC_DATA
-# The book shows real-data results when the data is there, and the toy-data smoke run otherwise.
-BOOK_PROFILE ?= $(if $(wildcard $(EODREC_DATA)/Tmall/test.txt),quick,smoke)
+# The book's profile: $EODREC_PROFILE if set, else quick where the real data is present, else
+# smoke (eodrec.config.default_profile: the CLI and the notebooks follow the same rule).
 MATHJAX := book/_extra/mathjax
 THEBE := book/_extra/thebe
 
 .PHONY: help install test lint book serve check-book data clean
 
 help:
-	@echo "make book        build the book into book/_build/html (profile: $(BOOK_PROFILE))"
+	@echo "make book        build the book into book/_build/html (EODREC_PROFILE=smoke for toy data)"
 	@echo "make test        pytest on the library, nbval on the notebooks (smoke profile)"
 	@echo "make serve       serve the built book on 127.0.0.1:8000 with a local kernel for Live code"
 	@echo "make check-book  check the built book in headless Chromium (offline, MathJax, tables)"
@@ -40,7 +40,7 @@ $(STAMP): pyproject.toml
 
 test: install
 	$(PY) -m pytest tests
-	$(PY) -m pytest --nbval-lax notebooks
+	EODREC_PROFILE=smoke $(PY) -m pytest --nbval-lax notebooks
 
 lint: install
 	$(VENV)/bin/ruff check eodrec tests
@@ -53,7 +53,7 @@ $(THEBE)/index.js: tools/fetch_js.sh
 	bash tools/fetch_js.sh thebe $(THEBE)
 
 book: install $(MATHJAX)/tex-chtml.js $(THEBE)/index.js
-	$(PY) -m eodrec book build --profile $(BOOK_PROFILE)
+	$(PY) -m eodrec book build
 
 serve: install
 	$(PY) -m eodrec book serve

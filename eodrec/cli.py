@@ -12,7 +12,7 @@ from dataclasses import asdict
 from pathlib import Path
 
 from eodrec import compression
-from eodrec.config import EXPERIMENTS, PROFILES, ParameterError
+from eodrec.config import EXPERIMENTS, PROFILES, ParameterError, default_profile
 from eodrec.data.names import canonical_name
 
 
@@ -32,6 +32,8 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stderr)
     try:
         _canonicalize_datasets(args)
+        if getattr(args, "profile", "") is None:
+            args.profile = default_profile(getattr(args, "data_dir", None))
         return args.handler(args) or 0
     except (
         DataError,
@@ -45,6 +47,11 @@ def main(argv: list[str] | None = None) -> int:
     ) as error:
         print(f"eodrec: error: {error}", file=sys.stderr)
         return 1
+
+
+DEFAULT_PROFILE_HELP = (
+    "default: $EODREC_PROFILE, else quick where the real data is present, else smoke"
+)
 
 
 def _canonicalize_datasets(args: argparse.Namespace) -> None:
@@ -178,7 +185,7 @@ def _add_bench(commands) -> None:
         "latency", help="Table 5: ms per 100 sessions of every stored model on each runtime"
     )
     latency.add_argument("--dataset", default="Tmall", help="Tmall, retailrocket or toy")
-    latency.add_argument("--profile", choices=PROFILES, default="quick")
+    latency.add_argument("--profile", choices=PROFILES, default=None, help=DEFAULT_PROFILE_HELP)
     latency.add_argument("--repeats", type=int, default=20, help="timed calls per model (>= 20)")
     latency.add_argument("--runtimes", nargs="*", default=None, help="eager executorch onnx")
     latency.add_argument(
@@ -217,8 +224,8 @@ def _add_book(commands) -> None:
     build.add_argument(
         "--profile",
         choices=PROFILES,
-        default="quick",
-        help="which results the pages show (default: quick)",
+        default=None,
+        help="which results the pages show; " + DEFAULT_PROFILE_HELP,
     )
     build.add_argument(
         "--data-dir", type=Path, default=None, help="data directory passed to the pages"

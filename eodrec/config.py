@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import typing
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field, fields
 
+from eodrec.data.files import DATASETS, resolve_data_dir
 from eodrec.data.names import REAL_DATASETS, SYNTHETIC, check_dataset
 from eodrec.models.odrec import ODRecConfig
 from eodrec.models.student import ABLATIONS, StudentConfig
@@ -45,6 +47,22 @@ def check_choice(name: str, value: object, allowed: Iterable[object]) -> None:
 def check_profile(profile: str) -> str:
     check_choice("profile", profile, PROFILES)
     return profile
+
+
+PROFILE_ENV = "EODREC_PROFILE"
+
+
+def default_profile(data_dir: str | os.PathLike[str] | None = None) -> str:
+    """The one default-profile rule, shared by the Makefile, the CLI and the notebooks:
+    ``$EODREC_PROFILE`` if set, else ``quick`` where every real dataset's files are in the data
+    directory, else ``smoke`` (the bundled toy data)."""
+    if os.environ.get(PROFILE_ENV):
+        return check_profile(os.environ[PROFILE_ENV])
+    root = resolve_data_dir(data_dir)
+    present = all(
+        (root / entry.relpath).is_file() for name in REAL_DATASETS for entry in DATASETS[name].files
+    )
+    return "quick" if present else "smoke"
 
 
 def profile_datasets(profile: str) -> tuple[str, ...]:

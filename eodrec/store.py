@@ -12,6 +12,7 @@ import os
 from pathlib import Path
 
 from eodrec.atomic import atomic_path
+from eodrec.checkpoint import default_cache_dir
 from eodrec.config import EXPERIMENTS, ExperimentConfig
 
 
@@ -31,6 +32,15 @@ def default_results_dir() -> Path:
         if (folder / "pyproject.toml").exists() and (folder / "results").is_dir():
             return folder / "results"
     return Path("results")
+
+
+def results_root(profile: str, results: Path | None = None) -> Path:
+    """Where results of ``profile`` live: ``smoke`` results are trained on the spot by the pages
+    and tests and never committed, so they go to the checkpoint cache; the others to ``results``
+    (default: :func:`default_results_dir`)."""
+    if profile == "smoke":
+        return default_cache_dir() / "results"
+    return Path(results) if results is not None else default_results_dir()
 
 
 def atomic_write_json(path: Path, payload: object) -> None:

@@ -10,12 +10,14 @@ from eodrec.config import (
     ExperimentConfig,
     ParameterError,
     check_choice,
+    default_profile,
     make_config,
     profile_datasets,
 )
 from eodrec.data import DATASET_NAMES, REAL_DATASETS
 from eodrec.data.files import DATASETS
 from eodrec.paper import PAPER_DATASET_NAMES
+from eodrec.store import results_root
 
 
 def test_profiles_pick_their_datasets():
@@ -93,3 +95,24 @@ def test_typed_settings_make_the_config_their_text_makes():
 def test_a_typed_setting_of_the_wrong_type_is_refused(settings, message):
     with pytest.raises(ParameterError, match=message):
         make_config("student", "toy", "smoke", **settings)
+
+
+def test_one_default_profile_rule(tmp_path, monkeypatch):
+    monkeypatch.delenv("EODREC_PROFILE", raising=False)
+    assert default_profile(tmp_path) == "smoke"  # no real data here
+    for name in REAL_DATASETS:
+        for entry in DATASETS[name].files:
+            (tmp_path / entry.relpath).parent.mkdir(parents=True, exist_ok=True)
+            (tmp_path / entry.relpath).write_bytes(b"")
+    assert default_profile(tmp_path) == "quick"
+    monkeypatch.setenv("EODREC_PROFILE", "smoke")
+    assert default_profile(tmp_path) == "smoke"
+    monkeypatch.setenv("EODREC_PROFILE", "fast")
+    with pytest.raises(ParameterError, match="profile='fast'"):
+        default_profile(tmp_path)
+
+
+def test_smoke_results_live_in_the_cache_and_the_others_in_results(tmp_path, monkeypatch):
+    monkeypatch.setenv("EODREC_CACHE", str(tmp_path / "cache"))
+    assert results_root("smoke", tmp_path / "results") == tmp_path / "cache" / "results"
+    assert results_root("quick", tmp_path / "results") == tmp_path / "results"

@@ -47,6 +47,10 @@ class DatasetFiles:
     train: RemoteFile
     test: RemoteFile
 
+    @property
+    def files(self) -> tuple[RemoteFile, RemoteFile]:
+        return (self.train, self.test)
+
 
 def _pair(name: str, repo: str, commit: str, train_sha: str, test_sha: str) -> DatasetFiles:
     def entry(file: str, sha: str) -> RemoteFile:
