@@ -339,7 +339,7 @@ def _runs(args: argparse.Namespace) -> int:
 
 
 def _evaluate(args: argparse.Namespace) -> int:
-    from eodrec.experiment import load_run
+    from eodrec.runs import load_run
 
     run = load_run(args.run, args.results, args.data_dir, args.cache_dir)
     metrics = run.evaluate(args.split)
@@ -352,7 +352,7 @@ def _evaluate(args: argparse.Namespace) -> int:
 
 
 def _predict(args: argparse.Namespace) -> int:
-    from eodrec.experiment import load_run
+    from eodrec.runs import load_run
 
     run = load_run(args.run, args.results, args.data_dir, args.cache_dir)
     print(run.predict(args.split, args.k, args.out))

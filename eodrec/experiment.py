@@ -13,10 +13,8 @@ import hashlib
 import json
 import sys
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 import torch
 
 from eodrec import compression
@@ -29,19 +27,18 @@ from eodrec.checkpoint import (
 )
 from eodrec.config import ExperimentConfig, teacher_config
 from eodrec.data import SessionData, hot_item_mask
-from eodrec.data.splits import Examples, Splits, load_splits
+from eodrec.data.splits import Splits, load_splits
 from eodrec.distill import HotColdRecombination
-from eodrec.evaluate import evaluate, predict_topk
 from eodrec.memory import tune_glibc_malloc
 from eodrec.metrics import PADDING_ID
 from eodrec.models import CodeLearner, SessionRecommender
 from eodrec.models.backbones import build_backbone
-from eodrec.models.build import build_model, build_odrec, build_student, restore_model
+from eodrec.models.build import build_model, build_odrec, build_student
 from eodrec.models.codes import code_usage_summary, residual_kmeans, sum_of_rows
 from eodrec.models.student import StudentConfig
 from eodrec.provenance import git_commit, provenance
 from eodrec.stages import CodeLearningStage, JointStage, TeacherStage
-from eodrec.store import ResultsStore, atomic_write_npz
+from eodrec.store import ResultsStore
 from eodrec.train import TrainingLoop, pick_device, refuse_to_overwrite
 
 
@@ -366,48 +363,3 @@ DISTILLATION_ONLY = (
     "selection",
     "teacher_rec",
 )
-
-
-# --- stored runs brought back to life ------------------------------------------------------
-
-
-@dataclass
-class Run:
-    """A stored run: its result, its selected model, and the splits it was scored on."""
-
-    result: dict
-    model: SessionRecommender
-    splits: dict[str, Examples]
-
-    def evaluate(self, split: str) -> dict[str, float]:
-        examples = self.splits[split]
-        return evaluate(self.model, examples.sequences, examples.targets)
-
-    def predict(self, split: str, k: int, out: Path) -> Path:
-        """Top-k ids (best first), targets and file positions of every sequence, as ``.npz``."""
-        examples = self.splits[split]
-        topk = predict_topk(self.model, examples.sequences, examples.targets, k)
-        atomic_write_npz(
-            Path(out),
-            topk=topk.numpy(),
-            target=np.asarray(examples.targets, dtype=np.int64),
-            index=np.arange(len(examples), dtype=np.int64),
-        )
-        return Path(out)
-
-
-def load_run(
-    run_id: str,
-    results: Path | None = None,
-    data_dir: Path | None = None,
-    cache_dir: Path | None = None,
-) -> Run:
-    """The stored run ``run_id`` with its selected (best-validation) checkpoint loaded."""
-    result = ResultsStore(results).load(run_id)
-    config = ExperimentConfig.from_dict(result["config"])
-    data, splits = load_splits(
-        config.data.dataset, config.data.valid_fraction, config.data.split_seed, data_dir
-    )
-    best = load_selected_checkpoint(result, cache_dir)
-    model = restore_model(config, data.n_items, best)
-    return Run(result, model, {"valid": splits.valid, "test": splits.test})

@@ -238,8 +238,8 @@ def export_run(
     return the manifest. ``length`` defaults to the longest test session of the dataset."""
     from eodrec.checkpoint import CheckpointError
     from eodrec.compression import full_table_bytes
-    from eodrec.experiment import load_run
     from eodrec.provenance import provenance
+    from eodrec.runs import load_run
 
     if fmt not in FORMATS:
         raise ExportError(f"unknown format {fmt!r}; formats: {', '.join(FORMATS)}")

@@ -14,7 +14,8 @@ import torch
 from eodrec.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from eodrec.cli import main
 from eodrec.config import make_config
-from eodrec.experiment import Experiment, load_run
+from eodrec.experiment import Experiment
+from eodrec.runs import load_run
 from eodrec.store import ResultsStore, StoreError
 
 SHORT = ["epochs=2", "checkpoint_every=10"]

@@ -13,8 +13,9 @@ import torch
 
 from eodrec import compression
 from eodrec.config import ParameterError, make_config
-from eodrec.experiment import Experiment, load_run
+from eodrec.experiment import Experiment
 from eodrec.models.codes import CodeCollisionWarning
+from eodrec.runs import load_run
 from eodrec.store import ResultsStore
 
 SHORT = ["epochs=2", "checkpoint_every=10", "code_epochs=1"]
