@@ -46,7 +46,10 @@ def module_at(commit: str, path: str, name: str):
 
 def baseline_module(commit: str):
     """SR-GNN at ``commit`` over the model base class of that commit (the contract it was
-    written against); everything else comes from this checkout."""
+    written against); everything else comes from this checkout, under the module names that
+    base class imports (the loss kernels moved from eodrec.models to eodrec.kernels)."""
+    kernels = importlib.import_module("eodrec.kernels.softmax_ce")
+    sys.modules.setdefault("eodrec.models.fast_loss", kernels)
     base = module_at(commit, "eodrec/models/base.py", "base_baseline")
     current = sys.modules["eodrec.models.base"]
     sys.modules["eodrec.models.base"] = base

@@ -29,11 +29,11 @@ from eodrec.distill import (
     soft_target_kl,
     split_hot_cold,
 )
+from eodrec.kernels.joint_scores import Workspace, joint_scores
+from eodrec.kernels.softmax_ce import TableGather, full_softmax_cross_entropy
 from eodrec.metrics import PADDING_ID
 from eodrec.models import CodeLearner, SessionRecommender
 from eodrec.models.codes import CompositionalItemTable, code_usage_summary, codes_from_one_hot
-from eodrec.models.fast_distill import Workspace, joint_scores
-from eodrec.models.fast_loss import TableGather, full_softmax_cross_entropy
 from eodrec.models.student import StudentConfig
 
 

@@ -6,11 +6,11 @@ import torch.nn.functional as F
 
 from eodrec.data import pad_batch
 from eodrec.distill import HotColdRecombination, soft_target_kl
+from eodrec.kernels.joint_scores import joint_scores
+from eodrec.kernels.softmax_ce import TableGather
 from eodrec.metrics import mask_padding
 from eodrec.models import Teacher, TeacherConfig
 from eodrec.models.codes import Codebooks, CodeLearner
-from eodrec.models.fast_distill import joint_scores
-from eodrec.models.fast_loss import TableGather
 from eodrec.models.student import StudentConfig, build_student, with_variant
 from eodrec.stages import CodeLearningStage, JointStage, learned_codes
 
@@ -27,7 +27,7 @@ def _leaf(*shape):
 def test_joint_scores_match_cross_entropy_kl_and_mse_with_gradients(
     block_rows, w, kl_weight, monkeypatch
 ):
-    monkeypatch.setattr("eodrec.models.fast_loss.BLOCK_ROWS", block_rows)
+    monkeypatch.setattr("eodrec.kernels.softmax_ce.BLOCK_ROWS", block_rows)
     torch.manual_seed(0)
     theta_s, theta_t = _leaf(5, DIM), _leaf(5, DIM)
     codewords, X = _leaf(3 * 4, DIM), _leaf(N_ITEMS + 1, DIM)
