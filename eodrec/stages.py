@@ -19,6 +19,7 @@ import abc
 import torch
 from torch import nn
 
+from eodrec.compression import code_spread
 from eodrec.data.batch import Batch
 from eodrec.distill import (
     DistillationLosses,
@@ -33,7 +34,8 @@ from eodrec.kernels.joint_scores import Workspace, joint_scores
 from eodrec.kernels.softmax_ce import TableGather, full_softmax_cross_entropy
 from eodrec.metrics import PADDING_ID
 from eodrec.models import CodeLearner, SessionRecommender
-from eodrec.models.codes import CompositionalItemTable, code_usage_summary, codes_from_one_hot
+from eodrec.models.code_learning import codes_from_one_hot
+from eodrec.models.codes import CompositionalItemTable
 from eodrec.models.student import StudentConfig
 
 
@@ -189,12 +191,7 @@ class CodeLearningStage(Stage):
         """Set the codes to be validated; report how spread out they are (Fig. 6's view)."""
         if self.config.code_snapshot == "best-argmax" or not self.sampled:  # noise-free
             self.table.set_codes(learned_codes(self.learner, self.teacher_table))
-        usage = code_usage_summary(self.table.codes[PADDING_ID + 1 :], self.table.n_codewords)
-        entropy = usage["entropy_bits"]
-        return {
-            "code_entropy_bits": sum(entropy) / len(entropy),
-            "colliding_items": usage["colliding_items"],
-        }
+        return code_spread(self.table.codes[PADDING_ID + 1 :], self.table.n_codewords)
 
 
 class JointStage(Stage):

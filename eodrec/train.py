@@ -26,6 +26,7 @@ from eodrec.checkpoint import (
     run_dir,
     save_checkpoint,
 )
+from eodrec.compression import code_usage_record as code_usage_summary
 from eodrec.config import ExperimentConfig, TrainConfig, teacher_config
 from eodrec.data import (
     BatchLoader,
@@ -41,7 +42,8 @@ from eodrec.memory import tune_glibc_malloc
 from eodrec.metrics import PADDING_ID
 from eodrec.models import CodeLearner, Mixup, SessionRecommender
 from eodrec.models.backbones import build_backbone
-from eodrec.models.codes import code_usage_summary, residual_kmeans, sum_of_rows
+from eodrec.models.code_learning import residual_kmeans
+from eodrec.models.codes import sum_of_rows
 from eodrec.models.odrec import build_odrec
 from eodrec.models.student import StudentConfig, build_student
 from eodrec.provenance import git_commit, provenance

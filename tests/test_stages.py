@@ -9,8 +9,7 @@ from eodrec.distill import HotColdRecombination, soft_target_kl
 from eodrec.kernels.joint_scores import joint_scores
 from eodrec.kernels.softmax_ce import TableGather
 from eodrec.metrics import mask_padding
-from eodrec.models import Teacher, TeacherConfig
-from eodrec.models.codes import Codebooks, CodeLearner
+from eodrec.models import Codebooks, CodeLearner, Teacher, TeacherConfig
 from eodrec.models.student import StudentConfig, build_student, with_variant
 from eodrec.stages import CodeLearningStage, JointStage, learned_codes
 
