@@ -11,7 +11,7 @@ scored, and in the backward pass its gradient is split between e and X in place,
 full-size tensors are the score matrices and the mixed table, which live in a
 :class:`Workspace` reused from step to step (fresh 16-20 MB tensors are page-faulted in on
 every step, which on a small VM costs several times the arithmetic), and the teacher table's
-gradient.
+gradient. Its reference is :func:`eodrec.distill.joint_losses`, the plain definition of Eq. 29.
 """
 
 from __future__ import annotations
