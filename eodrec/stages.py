@@ -270,12 +270,12 @@ class JointStage(Stage):
         return self.compositional and config.gamma > 0 and config.kd_temperature == 1.0
 
     def losses(self, batch: Batch) -> DistillationLosses:
-        """The terms of Eq. 29 for one batch: :func:`~eodrec.distill.joint_losses`, computed
-        faster where :attr:`fused` (tests check the two agree, values and gradients).
+        """The terms of Eq. 29 for one batch: :func:`~eodrec.distill.joint_losses`, or where
+        :attr:`fused` the same terms computed faster (tests check values and gradients agree).
 
-        Every row a step reads from a table (the sequences, the hot and cold sub-sessions) is
-        gathered in one :class:`TableGather` per table, so each table gets one dense gradient
-        per step, and L_rec, L_soft and L_mse come from one pass over the catalogue
+        The fused path gathers every row a step reads from a table (the sequences, the hot and
+        cold sub-sessions) in one :class:`TableGather` per table, so each table gets one dense
+        gradient per step, and takes L_rec, L_soft and L_mse from one pass over the catalogue
         (:class:`~eodrec.kernels.joint_scores.JointScores`).
         """
         config = self.config
