@@ -26,8 +26,8 @@ from pathlib import Path
 import torch
 
 from eodrec.config import make_config
-from eodrec.data import load_dataset
-from eodrec.data.splits import make_splits
+from eodrec.data import canonical_name
+from eodrec.data.splits import load_splits
 from eodrec.models.srgnn import SRGNN
 from eodrec.train import train_loader
 
@@ -47,7 +47,10 @@ def module_at(commit: str, path: str, name: str):
 
 def baseline_module(commit: str):
     """SR-GNN at ``commit`` over the model base class of that commit (the contract it was
-    written against); everything else comes from this checkout."""
+    written against); everything else comes from this checkout, under the module names that
+    base class imports (the loss kernels moved from eodrec.models to eodrec.kernels)."""
+    kernels = importlib.import_module("eodrec.kernels.softmax_ce")
+    sys.modules.setdefault("eodrec.models.fast_loss", kernels)
     base = module_at(commit, "eodrec/models/base.py", "base_baseline")
     current = sys.modules["eodrec.models.base"]
     sys.modules["eodrec.models.base"] = base
@@ -76,9 +79,9 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     device = torch.device(args.device)
 
-    data = load_dataset(args.dataset, None)
-    config = make_config("teacher", args.dataset, "quick", ["backbone=srgnn"])
-    splits = make_splits(data, config.data.valid_fraction, config.data.split_seed)
+    dataset = canonical_name(args.dataset)
+    config = make_config("teacher", dataset, "quick", backbone="srgnn")
+    data, splits = load_splits(config.data)
     torch.manual_seed(0)
     models = {"current": SRGNN(config.model, data.n_items)}
     models["baseline"] = baseline_module(args.baseline).SRGNN(config.model, data.n_items)

@@ -360,8 +360,9 @@ def _predict(args: argparse.Namespace) -> int:
 
 
 def _bench(args: argparse.Namespace) -> int:
-    from eodrec.bench import bench_eval, bench_train_step
-    from eodrec.bench_joint import bench_joint_step
+    from eodrec.bench.evaluation import bench_eval
+    from eodrec.bench.joint_step import bench_joint_step
+    from eodrec.bench.train_step import bench_train_step
 
     run = {"train-step": bench_train_step, "eval": bench_eval, "joint-step": bench_joint_step}[
         args.benchmark

@@ -1,14 +1,20 @@
-"""Size analytics of item-embedding schemes: Eq. 13 of the paper and the real bytes on disk.
+"""Size analytics of item-embedding schemes and how compositional codes use their codebooks.
 
-Two views are kept apart on purpose. Eq. 13 counts every stored number as one unit (a code entry
-weighs as much as a float), which is how the paper computes Table 1 and the CR column of Table 4.
-The byte view counts what a device actually stores: fp32 floats, and codes as ``uint8`` (K <= 256)
-or bit-packed at ``ceil(log2 K)`` bits each.
+Two views of size are kept apart on purpose. Eq. 13 of the paper counts every stored number as
+one unit (a code entry weighs as much as a float), which is how the paper computes Table 1 and
+the CR column of Table 4. The byte view counts what a device actually stores: fp32 floats, and
+codes as ``uint8`` (K <= 256) or bit-packed at ``ceil(log2 K)`` bits each.
+
+Codebook usage (Fig. 6) tells how much of that capacity a learned code matrix spends: how often
+each codeword is chosen, the entropy of each codebook's usage, the dead codewords and the items
+that share a full code.
 """
 
 from __future__ import annotations
 
 import math
+
+import torch
 
 FLOAT32_BYTES = 4
 
@@ -204,3 +210,65 @@ def sttd_compression(
         "teacher_item_bytes": teacher_bytes,
         "byte_ratio": teacher_bytes / student_bytes,
     }
+
+
+def code_usage(codes: torch.Tensor, n_codewords: int) -> torch.Tensor:
+    """How often each codeword is chosen: counts (M, K) int64 for a code matrix (n, M).
+
+    Pass the items' rows only (``table.codes[1:]``) to leave the padding row out. The paper's
+    Fig. 6 heatmap is this matrix; each row sums to n.
+    """
+    n, M = codes.shape
+    if n and (int(codes.min()) < 0 or int(codes.max()) >= n_codewords):
+        raise ValueError(f"codes must lie in 0..{n_codewords - 1}")
+    offsets = torch.arange(M, device=codes.device) * n_codewords  # (M,)
+    flat = (codes.long() + offsets).reshape(-1)  # (n*M,) rows of the (M*K) grid
+    return torch.bincount(flat, minlength=M * n_codewords).view(M, n_codewords)  # (M, K)
+
+
+def usage_entropy(counts: torch.Tensor) -> torch.Tensor:
+    """Entropy in bits of each codebook's usage, (M, K) counts -> (M,) float64.
+
+    H_m = -sum_k p_mk log2 p_mk with p_mk = counts_mk / sum_k counts_mk and 0 log 0 = 0;
+    log2 K for uniform use, 0 when one codeword takes every item.
+    """
+    counts = counts.to(torch.float64)
+    p = counts / counts.sum(dim=1, keepdim=True).clamp(min=1.0)  # (M, K)
+    return -torch.xlogy(p, p).sum(dim=1) / math.log(2.0)  # (M,)
+
+
+def dead_codewords(counts: torch.Tensor) -> torch.Tensor:
+    """Number of codewords no item uses, per codebook: (M, K) counts -> (M,) int64."""
+    return (counts == 0).sum(dim=1)
+
+
+def collisions(codes: torch.Tensor) -> int:
+    """Number of items whose full code (all M entries) is shared with at least one other item.
+
+    Such items have identical embeddings and cannot be told apart by the student.
+    """
+    if codes.shape[0] == 0:
+        return 0
+    _, inverse, counts = torch.unique(codes, dim=0, return_inverse=True, return_counts=True)
+    return int((counts[inverse] > 1).sum())
+
+
+def code_usage_record(codes: torch.Tensor, n_codewords: int) -> dict:
+    """Fig. 6's statistics of a code matrix (|V|, M), as a trained student's stored result keeps
+    them under ``code_usage``: counts per codeword and their spread."""
+    counts = code_usage(codes, n_codewords)  # (M, K)
+    return {
+        "counts": counts.tolist(),
+        "entropy_bits": usage_entropy(counts).tolist(),
+        "max_entropy_bits": math.log2(n_codewords),
+        "dead_codewords": dead_codewords(counts).tolist(),
+        "colliding_items": collisions(codes),
+        "items": int(codes.shape[0]),
+    }
+
+
+def code_spread(codes: torch.Tensor, n_codewords: int) -> dict[str, float]:
+    """The two numbers the code-learning stage logs after each epoch: the mean per-codebook
+    entropy in bits and the number of colliding items."""
+    entropy = usage_entropy(code_usage(codes, n_codewords)).tolist()
+    return {"code_entropy_bits": sum(entropy) / len(entropy), "colliding_items": collisions(codes)}

@@ -1,6 +1,6 @@
 """Bidirectional self-supervised knowledge distillation (paper Sec. 5, Eq. 20-24 and 29).
 
-One training step of the student stage combines four terms (Eq. 29)::
+One training step of the student stage combines four terms (Eq. 29, :func:`joint_losses`)::
 
     L = L_rec + L_mse + beta * L_con + gamma * L_soft
 
@@ -28,9 +28,11 @@ import torch.nn.functional as F
 from torch import nn
 
 from eodrec.data.batch import Batch
-from eodrec.metrics import PADDING_ID
-from eodrec.models.base import init_uniform_
+from eodrec.metrics import PADDING_ID, mask_padding
+from eodrec.models.base import SessionRecommender, init_uniform_
+from eodrec.models.codes import CompositionalItemTable
 from eodrec.models.readout import ReadoutVariant, SoftAttentionReadout
+from eodrec.models.student import StudentConfig
 
 MseScale = Literal["paper", "code"]
 Reduction = Literal["mean", "sum"]
@@ -307,3 +309,63 @@ class DistillationLosses(NamedTuple):
 
     def as_floats(self) -> dict[str, float]:
         return {name: value.item() for name, value in self._asdict().items() if value is not None}
+
+
+def joint_losses(
+    student: SessionRecommender,
+    teacher: SessionRecommender,
+    recombination: HotColdRecombination,
+    batch: Batch,
+    hot_mask: torch.Tensor,
+    config: StudentConfig,
+) -> DistillationLosses:
+    """The terms of Eq. 29 for one batch, written out plainly: the definition of the joint loss.
+
+    * ``rec``, L_rec (Eq. 27-28 over Eq. 18): softmax cross-entropy of the student's scores
+      against its table e' (mixed with the teacher's X in training) over every item, padding
+      column masked;
+    * ``mse``, L_mse (Eq. 14): the composite e against X, X detached; 0 for a table without
+      codes (OD-Rec's tensor train);
+    * ``con``, L_con (Eq. 20-22): InfoNCE between the hot/cold recombined views of both models;
+      0 unless ``config.beta > 0``;
+    * ``kl``, L_soft (Eq. 23-24): KL(p_tea || p_stu) at ``config.kd_temperature``; 0 unless
+      ``config.gamma > 0``;
+    * ``teacher_rec`` (Eq. 25's D): the teacher's own cross-entropy, with ``config.teacher_rec``.
+
+    :meth:`DistillationLosses.total` weighs them (Eq. 29). The teacher is run only when a term
+    needs it (not for Stu-base). :class:`eodrec.stages.JointStage` computes the same terms with
+    the fused kernel of :mod:`eodrec.kernels.joint_scores` where that applies, tested against
+    this function (values and gradients).
+    """
+    table, X = student.item_table, teacher.item_table.weight()
+    theta_student = student.encode(batch)  # (B, N), through e' in training (Eq. 18)
+    if isinstance(table, CompositionalItemTable):
+        composite, mixed = table.composite_and_weight()  # e (Eq. 12) and e' (Eq. 18)
+        real = slice(PADDING_ID + 1, None)
+        mse = embedding_mse(composite[real], X[real], config.mse_scale)
+    else:
+        mixed, mse = table.weight(), X.new_zeros(())
+    student_scores = theta_student @ mixed.T  # (B, n_items + 1)
+    rec = F.cross_entropy(mask_padding(student_scores), batch.targets)
+    kl = con = mse.new_zeros(())
+    if not config.distills:  # Stu-base: the teacher takes no part
+        return DistillationLosses(rec, mse, kl, con)
+    theta_teacher = teacher.encode(batch)  # (B, N)
+    teacher_scores = theta_teacher @ X.T  # (B, n_items + 1)
+    if config.gamma > 0:
+        kl = soft_target_kl(student_scores, teacher_scores, config.kd_temperature)
+    if config.beta > 0:
+        views = split_hot_cold(batch, hot_mask)
+        ids = recombination.readout_ids(views)
+        u, v = recombination(
+            views,
+            [table.lookup(i) for i in ids],
+            [teacher.item_table.lookup(i) for i in ids],
+            theta_student,
+            theta_teacher,
+        )
+        con = info_nce(u, v, config.contrast_tau)
+    teacher_rec = None
+    if config.teacher_rec:
+        teacher_rec = F.cross_entropy(mask_padding(teacher_scores), batch.targets)
+    return DistillationLosses(rec, mse, kl, con, teacher_rec)

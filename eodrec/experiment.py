@@ -34,7 +34,8 @@ from eodrec.metrics import PADDING_ID
 from eodrec.models import CodeLearner, SessionRecommender
 from eodrec.models.backbones import build_backbone
 from eodrec.models.build import build_model, build_odrec, build_student
-from eodrec.models.codes import code_usage_summary, residual_kmeans, sum_of_rows
+from eodrec.models.code_learning import residual_kmeans
+from eodrec.models.codes import sum_of_rows
 from eodrec.models.student import StudentConfig
 from eodrec.provenance import git_commit, provenance
 from eodrec.stages import CodeLearningStage, JointStage, TeacherStage
@@ -71,12 +72,7 @@ class Experiment:
             return stored
         refuse_to_overwrite(self.dir, self.config.run_id, resume, rerun)
         tune_glibc_malloc()
-        data, splits = load_splits(
-            self.config.data.dataset,
-            self.config.data.valid_fraction,
-            self.config.data.split_seed,
-            self.data_dir,
-        )
+        data, splits = load_splits(self.config.data, self.data_dir)
         run = {
             "teacher": self._run_teacher,
             "student": self._run_student,
@@ -128,7 +124,9 @@ class Experiment:
                 table.state_bytes(),
                 compression.full_table_bytes(data.n_items + 1, config.model.dim),  # + padding row
             ),
-            code_usage=code_usage_summary(table.codes[PADDING_ID + 1 :], table.n_codewords),
+            code_usage=compression.code_usage_record(
+                table.codes[PADDING_ID + 1 :], table.n_codewords
+            ),
         )
         if on_test:  # the authors' protocol: each metric's best epoch, chosen on test
             result["test_metrics_best_per_metric"] = {

@@ -145,8 +145,7 @@ def bench_latency(
     present = [entry for entry in chosen if stored[entry[1].run_id] is not None]
     missing = [run_id for run_id, found in stored.items() if found is None]
     start, work = time.perf_counter(), Path(tempfile.mkdtemp(prefix="eodrec-latency-"))
-    first = chosen[0][1].data
-    data, splits = load_splits(dataset, first.valid_fraction, first.split_seed, data_dir)
+    data, splits = load_splits(chosen[0][1].data, data_dir)
     test = splits.test
     length = max(len(s) for s in test.sequences)
     inputs = work / "inputs.npy"

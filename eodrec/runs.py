@@ -51,9 +51,7 @@ def load_run(
     """The stored run ``run_id`` with its selected (best-validation) checkpoint loaded."""
     result = ResultsStore(results).load(run_id)
     config = ExperimentConfig.from_dict(result["config"])
-    data, splits = load_splits(
-        config.data.dataset, config.data.valid_fraction, config.data.split_seed, data_dir
-    )
+    data, splits = load_splits(config.data, data_dir)
     best = load_selected_checkpoint(result, cache_dir)
     model = restore_model(config, data.n_items, best)
     return Run(result, model, {"valid": splits.valid, "test": splits.test})

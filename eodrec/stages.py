@@ -19,21 +19,23 @@ import abc
 import torch
 from torch import nn
 
+from eodrec.compression import code_spread
 from eodrec.data.batch import Batch
 from eodrec.distill import (
     DistillationLosses,
     HotColdRecombination,
     embedding_mse,
     info_nce,
+    joint_losses,
     mse_coefficient,
-    soft_target_kl,
     split_hot_cold,
 )
+from eodrec.kernels.joint_scores import Workspace, joint_scores
+from eodrec.kernels.softmax_ce import TableGather
 from eodrec.metrics import PADDING_ID
 from eodrec.models import CodeLearner, SessionRecommender
-from eodrec.models.codes import CompositionalItemTable, code_usage_summary, codes_from_one_hot
-from eodrec.models.fast_distill import Workspace, joint_scores
-from eodrec.models.fast_loss import TableGather, full_softmax_cross_entropy
+from eodrec.models.code_learning import codes_from_one_hot
+from eodrec.models.codes import CompositionalItemTable
 from eodrec.models.student import StudentConfig
 
 
@@ -189,12 +191,7 @@ class CodeLearningStage(Stage):
         """Set the codes to be validated; report how spread out they are (Fig. 6's view)."""
         if self.config.code_snapshot == "best-argmax" or not self.sampled:  # noise-free
             self.table.set_codes(learned_codes(self.learner, self.teacher_table))
-        usage = code_usage_summary(self.table.codes[PADDING_ID + 1 :], self.table.n_codewords)
-        entropy = usage["entropy_bits"]
-        return {
-            "code_entropy_bits": sum(entropy) / len(entropy),
-            "colliding_items": usage["colliding_items"],
-        }
+        return code_spread(self.table.codes[PADDING_ID + 1 :], self.table.n_codewords)
 
 
 class JointStage(Stage):
@@ -202,16 +199,11 @@ class JointStage(Stage):
 
         L = L_rec + L_mse + beta * L_con + gamma * L_soft
 
-    L_rec is the student's cross-entropy over its mixed table e' (Eq. 18), L_mse pulls the
-    composite of the fixed codes toward X (METHOD-NOTES 7.14), L_con contrasts the hot/cold
-    recombined views (Eq. 20-22), L_soft is KL(p_tea || p_stu) (Eq. 23-24). The same loss updates
-    the teacher (its own Adam) unless ``freeze_teacher``: that is the bidirectional part
-    (Sec. 5.4); frozen, it is Stu-w/o-b and the authors' released behaviour.
-
-    The student's scores feed both L_rec and L_soft from one log-softmax, and the teacher's
-    forward pass is skipped when no term needs it (Stu-base). A student table without codes
-    (OD-Rec's tensor train) trains with the same terms less L_mse, its cores in the backbone's
-    optimizer.
+    The terms are those of :func:`~eodrec.distill.joint_losses` (with the codes fixed, L_mse
+    trains the codebooks only, METHOD-NOTES 7.14). The same loss updates the teacher (its own
+    Adam) unless ``freeze_teacher``: that is the bidirectional part (Sec. 5.4); frozen, it is
+    Stu-w/o-b and the authors' released behaviour. A student table without codes (OD-Rec's
+    tensor train) trains with the same terms less L_mse, its cores in the backbone's optimizer.
     """
 
     name = "joint"
@@ -270,22 +262,32 @@ class JointStage(Stage):
         self.recombination.train()
         self.teacher.train(not self.config.freeze_teacher)
 
-    def losses(self, batch: Batch) -> DistillationLosses:
-        """The four terms of Eq. 29 for one batch.
+    @property
+    def fused(self) -> bool:
+        """Whether :meth:`losses` takes the fused path: compositional codes and the soft-target
+        term on at T = 1 (the paper's setting)."""
+        config = self.config
+        return self.compositional and config.gamma > 0 and config.kd_temperature == 1.0
 
-        Every row a step reads from a table (the sequences, the hot and cold sub-sessions) is
-        gathered in one :class:`TableGather` per table, so each table gets one dense gradient
-        per step. With the soft-target term on at T = 1 (the paper's setting), L_rec, L_soft
-        and L_mse come from one pass over the catalogue (:class:`JointScores`).
+    def losses(self, batch: Batch) -> DistillationLosses:
+        """The terms of Eq. 29 for one batch: :func:`~eodrec.distill.joint_losses`, or where
+        :attr:`fused` the same terms computed faster (tests check values and gradients agree).
+
+        The fused path gathers every row a step reads from a table (the sequences, the hot and
+        cold sub-sessions) in one :class:`TableGather` per table, so each table gets one dense
+        gradient per step, and takes L_rec, L_soft and L_mse from one pass over the catalogue
+        (:class:`~eodrec.kernels.joint_scores.JointScores`).
         """
         config = self.config
+        if not self.fused:
+            return joint_losses(
+                self.model, self.teacher, self.recombination, batch, self.hot_mask, config
+            )
         table = self.model.item_table
         views = split_hot_cold(batch, self.hot_mask) if config.beta > 0 else None
         ids = [self.model.encoder_ids(batch)]
         if views is not None:
             ids += self.recombination.readout_ids(views)
-        if not (self.compositional and config.gamma > 0 and config.kd_temperature == 1.0):
-            return self._plain_losses(batch, views, ids)
         w = table.mixup.teacher_weight if table.mixing else 0.0  # e' = w X + (1 - w) e
         codebooks = table.codebooks
         student_rows = [codebooks.compose_codes(table.codes[i]) for i in ids]  # e rows
@@ -311,35 +313,6 @@ class JointStage(Stage):
         )
         con = self._contrast(views, student_rows, teacher_rows, theta_student, theta_teacher)
         return DistillationLosses(rec, mse, kl, con, teacher_rec if config.teacher_rec else None)
-
-    def _plain_losses(self, batch: Batch, views, ids) -> DistillationLosses:
-        """Eq. 29 term by term: without soft targets (Stu-base, Stu-w/o-s), at T != 1, or for a
-        table without codes (OD-Rec's tensor train: no L_mse, nothing mixed)."""
-        config = self.config
-        table = self.model.item_table
-        X = self.teacher.item_table.weight()
-        if self.compositional:
-            composite, mixed = table.composite_and_weight()  # e and e' (n_items + 1, N)
-            real = slice(PADDING_ID + 1, None)
-            mse = embedding_mse(composite[real], X[real], config.mse_scale)
-        else:
-            mixed = table.weight()
-            mse = X.new_zeros(())
-        *student_rows, mixed = TableGather.apply(mixed, *ids)
-        theta_student = self.model.encode_with(batch, lambda _: student_rows[0])  # (B, N)
-        rec = full_softmax_cross_entropy(theta_student, mixed, batch.targets)
-        kl = con = mse.new_zeros(())
-        if not config.distills:  # Stu-base: the teacher takes no part
-            return DistillationLosses(rec, mse, kl, con)
-        *teacher_rows, X = TableGather.apply(X, *ids)
-        theta_teacher = self.teacher.encode_with(batch, lambda _: teacher_rows[0])  # (B, N)
-        if config.gamma > 0:
-            kl = soft_target_kl(theta_student @ mixed.T, theta_teacher @ X.T, config.kd_temperature)
-        con = self._contrast(views, student_rows, teacher_rows, theta_student, theta_teacher)
-        teacher_rec = None
-        if config.teacher_rec:
-            teacher_rec = full_softmax_cross_entropy(theta_teacher, X, batch.targets)
-        return DistillationLosses(rec, mse, kl, con, teacher_rec)
 
     def _contrast(self, views, student_rows, teacher_rows, theta_student, theta_teacher):
         """L_con (Eq. 20-22) from the gathered hot/cold rows; 0 when beta = 0."""

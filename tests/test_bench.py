@@ -4,7 +4,10 @@ import json
 
 import pytest
 
-from eodrec.bench import bench_eval, bench_train_step, transformer_flops
+from eodrec.bench.evaluation import bench_eval
+from eodrec.bench.floor import transformer_flops
+from eodrec.bench.joint_step import bench_joint_step
+from eodrec.bench.train_step import bench_train_step
 
 
 def test_bench_train_step_on_toy_data():
@@ -45,3 +48,11 @@ def test_transformer_flops_counts_every_matmul():
 def test_bad_variants_raise():
     with pytest.raises(ValueError):
         bench_train_step("toy", optimizers=("sgd",))
+
+
+def test_bench_joint_step_on_toy_data():
+    result = bench_joint_step("toy", steps=2, warmup=1, malloc=False)
+    json.dumps(result)
+    assert set(result["step_ms"]) == {"teacher", "joint", "joint-reference"}
+    assert result["ratio_to_teacher"]["teacher"] == 1.0
+    assert result["loss_check"]["max_rel_err"] < 1e-4

@@ -1,6 +1,5 @@
-"""Compositional codes: the code learner, codebooks, the student's item table and code analytics."""
+"""Compositional codes: the code learner, codebooks and the student's item table."""
 
-import math
 import warnings
 
 import pytest
@@ -9,18 +8,8 @@ import torch
 from eodrec import compression
 from eodrec.data.batch import Batch
 from eodrec.models import FullItemTable, Teacher, TeacherConfig
-from eodrec.models.codes import (
-    Codebooks,
-    CodeCollisionWarning,
-    CodeLearner,
-    CompositionalItemTable,
-    Mixup,
-    code_usage,
-    codes_from_one_hot,
-    collisions,
-    dead_codewords,
-    usage_entropy,
-)
+from eodrec.models.code_learning import CodeLearner, codes_from_one_hot, residual_kmeans
+from eodrec.models.codes import Codebooks, CodeCollisionWarning, CompositionalItemTable, Mixup
 
 N_ITEMS, DIM, M, K = 20, 8, 2, 8
 
@@ -277,29 +266,6 @@ def test_mixup_validation():
         make_table(mixup=Mixup(FullItemTable(N_ITEMS + 1, DIM), eta=0.5))
 
 
-# --- code analytics ----------------------------------------------------------------------------
-
-
-def test_code_usage_entropy_and_dead_codewords():
-    codes = torch.tensor([[0, 3], [0, 3], [1, 3], [2, 3]], dtype=torch.uint8)
-    counts = code_usage(codes, n_codewords=4)
-    assert torch.equal(counts, torch.tensor([[2, 1, 1, 0], [0, 0, 0, 4]]))
-    entropy = usage_entropy(counts)
-    expected = -(0.5 * math.log2(0.5) + 2 * 0.25 * math.log2(0.25))  # 1.5 bits
-    assert entropy.tolist() == pytest.approx([expected, 0.0])
-    assert usage_entropy(torch.full((1, 8), 5)).item() == pytest.approx(3.0)  # log2 K
-    assert dead_codewords(counts).tolist() == [1, 3]
-    with pytest.raises(ValueError, match=r"0\.\.2"):
-        code_usage(codes, n_codewords=3)
-
-
-def test_collisions_on_a_hand_built_code_matrix():
-    codes = torch.tensor([[0, 1], [0, 1], [2, 3], [1, 1], [2, 3], [2, 3], [0, 0]])
-    assert collisions(codes) == 5  # two share (0, 1), three share (2, 3)
-    assert collisions(torch.tensor([[0, 1], [1, 0]])) == 0
-    assert collisions(torch.zeros(0, 2, dtype=torch.long)) == 0
-
-
 # --- end to end --------------------------------------------------------------------------------
 
 
@@ -337,8 +303,6 @@ def test_teacher_backbone_trains_on_a_compositional_table():
 
 
 def test_residual_kmeans_finds_planted_codes():
-    from eodrec.models.codes import residual_kmeans
-
     torch.manual_seed(0)
     first, second = torch.randn(4, 8) * 3, torch.randn(4, 8)  # two codebooks of 4 codewords
     planted = torch.randint(0, 4, (400, 2))
@@ -351,7 +315,5 @@ def test_residual_kmeans_finds_planted_codes():
 
 
 def test_residual_kmeans_needs_a_row_per_codeword():
-    from eodrec.models.codes import residual_kmeans
-
     with pytest.raises(ValueError, match="cannot seed"):
         residual_kmeans(torch.randn(3, 4), n_codebooks=1, n_codewords=8)

@@ -1,6 +1,7 @@
 import math
 
 import pytest
+import torch
 
 from eodrec import compression as c
 
@@ -38,3 +39,40 @@ def test_real_bytes_of_the_tmall_student():
 def test_non_positive_sizes_are_refused(bad):
     with pytest.raises(ValueError, match="n_codebooks"):
         c.compression_rate(100, 10, bad, 8)
+
+
+def test_code_usage_entropy_and_dead_codewords():
+    codes = torch.tensor([[0, 3], [0, 3], [1, 3], [2, 3]], dtype=torch.uint8)
+    counts = c.code_usage(codes, n_codewords=4)
+    assert torch.equal(counts, torch.tensor([[2, 1, 1, 0], [0, 0, 0, 4]]))
+    entropy = c.usage_entropy(counts)
+    expected = -(0.5 * math.log2(0.5) + 2 * 0.25 * math.log2(0.25))  # 1.5 bits
+    assert entropy.tolist() == pytest.approx([expected, 0.0])
+    assert c.usage_entropy(torch.full((1, 8), 5)).item() == pytest.approx(3.0)  # log2 K
+    assert c.dead_codewords(counts).tolist() == [1, 3]
+    with pytest.raises(ValueError, match=r"0\.\.2"):
+        c.code_usage(codes, n_codewords=3)
+
+
+def test_collisions_on_a_hand_built_code_matrix():
+    codes = torch.tensor([[0, 1], [0, 1], [2, 3], [1, 1], [2, 3], [2, 3], [0, 0]])
+    assert c.collisions(codes) == 5  # two share (0, 1), three share (2, 3)
+    assert c.collisions(torch.tensor([[0, 1], [1, 0]])) == 0
+    assert c.collisions(torch.zeros(0, 2, dtype=torch.long)) == 0
+
+
+def test_code_spread_is_what_the_stored_record_says_in_two_numbers():
+    codes = torch.tensor([[0, 1], [0, 1], [2, 3], [1, 1]])
+    record = c.code_usage_record(codes, n_codewords=4)
+    assert set(record) == {
+        "counts",
+        "entropy_bits",
+        "max_entropy_bits",
+        "dead_codewords",
+        "colliding_items",
+        "items",
+    }
+    assert c.code_spread(codes, n_codewords=4) == {
+        "code_entropy_bits": sum(record["entropy_bits"]) / 2,
+        "colliding_items": record["colliding_items"],
+    }

@@ -377,11 +377,11 @@ def test_fast_loss_matches_with_dropout_statistics():
 
 def test_fast_loss_blocks_agree_with_one_block(monkeypatch):
     """The online softmax over item blocks (incl. a ragged last block) changes nothing."""
-    from eodrec.models import fast_loss
+    from eodrec.kernels import softmax_ce
 
     model = small_teacher()
     expected, expected_grads = _reference_grads(model, BATCH, model.reference_loss)
-    monkeypatch.setattr(fast_loss, "BLOCK_ROWS", 5)  # 12 items: blocks of 5, 5 and 2
+    monkeypatch.setattr(softmax_ce, "BLOCK_ROWS", 5)  # 12 items: blocks of 5, 5 and 2
     loss, grads = _reference_grads(model, BATCH, model.loss)
     torch.testing.assert_close(loss, expected, rtol=1e-5, atol=0)
     for name, grad in grads.items():

@@ -5,13 +5,12 @@ import torch
 import torch.nn.functional as F
 
 from eodrec.data import pad_batch
-from eodrec.distill import HotColdRecombination, soft_target_kl
+from eodrec.distill import HotColdRecombination, joint_losses, soft_target_kl
+from eodrec.kernels.joint_scores import joint_scores
+from eodrec.kernels.softmax_ce import TableGather
 from eodrec.metrics import mask_padding
-from eodrec.models import Teacher, TeacherConfig
+from eodrec.models import Codebooks, CodeLearner, Teacher, TeacherConfig
 from eodrec.models.build import build_student
-from eodrec.models.codes import Codebooks, CodeLearner
-from eodrec.models.fast_distill import joint_scores
-from eodrec.models.fast_loss import TableGather
 from eodrec.models.student import StudentConfig, with_variant
 from eodrec.stages import CodeLearningStage, JointStage, learned_codes
 
@@ -28,7 +27,7 @@ def _leaf(*shape):
 def test_joint_scores_match_cross_entropy_kl_and_mse_with_gradients(
     block_rows, w, kl_weight, monkeypatch
 ):
-    monkeypatch.setattr("eodrec.models.fast_loss.BLOCK_ROWS", block_rows)
+    monkeypatch.setattr("eodrec.kernels.softmax_ce.BLOCK_ROWS", block_rows)
     torch.manual_seed(0)
     theta_s, theta_t = _leaf(5, DIM), _leaf(5, DIM)
     codewords, X = _leaf(3 * 4, DIM), _leaf(N_ITEMS + 1, DIM)
@@ -80,16 +79,17 @@ def test_codebook_composition_gradient_matches_embedding_bag():
     assert torch.allclose(fast, books.codewords.grad)
 
 
-def _joint(variant: str = "full", **changes):
+def _joint(variant: str = "full", readout: str = "paper", **changes):
     torch.manual_seed(0)
-    config = TeacherConfig(dim=DIM, n_heads=1, dropout=0.0)
+    config = TeacherConfig(dim=DIM, n_heads=1, dropout=0.0, readout=readout)
     student_config = with_variant(StudentConfig(n_codebooks=2, n_codewords=8, **changes), variant)
     teacher = Teacher(config, N_ITEMS)
     student = build_student(N_ITEMS, config, student_config, teacher.item_table)
     student.item_table.set_codes(torch.randint(0, 8, (N_ITEMS + 1, 2)))
     hot = torch.zeros(N_ITEMS + 1, dtype=torch.bool)
     hot[1:10] = True
-    stage = JointStage(student, teacher, HotColdRecombination(DIM), hot, student_config, 1e-2, 0.0)
+    recombination = HotColdRecombination(DIM, readout)
+    stage = JointStage(student, teacher, recombination, hot, student_config, 1e-2, 0.0)
     batch = pad_batch([[1, 12, 3], [20, 21], [2, 5, 7, 9], [30]], [4, 22, 1, 31], range(4))
     return stage, batch
 
@@ -118,12 +118,62 @@ def test_joint_step_trains_the_teacher_only_in_bidirectional_variants(variant):
         assert terms["kl"] == 0 and terms["con"] == 0
 
 
-def test_fused_and_plain_joint_losses_agree():
-    stage, batch = _joint()
-    fused = stage.losses(batch).as_floats()
-    stage.config = StudentConfig(n_codebooks=2, n_codewords=8, kd_temperature=1.0 + 1e-12)
-    plain = stage.losses(batch).as_floats()
-    assert fused == pytest.approx(plain, rel=1e-4, abs=1e-7)
+def _losses_and_grads(stage, losses):
+    """Every term of ``losses`` (a DistillationLosses) and the gradient of their Eq. 29 total with
+    respect to every parameter of the stage's modules."""
+    modules = stage.modules()
+    for module in modules.values():
+        module.zero_grad(set_to_none=True)
+    losses.total(stage.config.beta, stage.config.gamma).backward()
+    grads = {
+        f"{name}.{p_name}": p.grad.clone()
+        for name, module in modules.items()
+        for p_name, p in module.named_parameters()
+        if p.grad is not None
+    }
+    return losses.as_floats(), grads
+
+
+@pytest.mark.parametrize(
+    "variant, changes",
+    [
+        ("full", {}),
+        ("full", {"teacher_rec": True}),
+        ("full", {"mse_scale": "code", "eta_convention": "code"}),
+        ("w/o-b", {}),
+        ("w/o-m", {}),
+        ("w/o-c", {}),
+    ],
+)
+@pytest.mark.parametrize("readout", ["paper", "code"])  # packed and padded hot/cold rows
+def test_fused_joint_losses_equal_joint_losses_with_gradients(variant, changes, readout):
+    """The fused training path computes Eq. 29 as its plain definition does, in float64."""
+    stage, batch = _joint(variant, readout=readout, **changes)
+    assert stage.fused
+    for module in stage.modules().values():
+        module.double()
+    fused, fused_grads = _losses_and_grads(stage, stage.losses(batch))
+    plain_terms = joint_losses(
+        stage.model, stage.teacher, stage.recombination, batch, stage.hot_mask, stage.config
+    )
+    plain, plain_grads = _losses_and_grads(stage, plain_terms)
+    assert fused == pytest.approx(plain, rel=1e-10, abs=1e-12)
+    assert fused_grads.keys() == plain_grads.keys()
+    assert "model.item_table.codebooks.codewords" in fused_grads
+    for name, grad in fused_grads.items():
+        torch.testing.assert_close(grad, plain_grads[name], rtol=1e-8, atol=1e-10, msg=name)
+
+
+@pytest.mark.parametrize(
+    "variant, changes", [("base", {}), ("w/o-s", {}), ("full", {"kd_temperature": 2.0})]
+)
+def test_joint_stage_without_the_fused_path_computes_joint_losses(variant, changes):
+    stage, batch = _joint(variant, **changes)
+    assert not stage.fused
+    plain = joint_losses(
+        stage.model, stage.teacher, stage.recombination, batch, stage.hot_mask, stage.config
+    )
+    assert stage.losses(batch).as_floats() == plain.as_floats()
 
 
 def test_untrained_heads_stay_at_their_init():

@@ -8,10 +8,14 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from eodrec.data.datasets import load_dataset
 from eodrec.data.session_data import SessionData
 from eodrec.data.sessions import augment_prefixes, split_validation
+
+if TYPE_CHECKING:
+    from eodrec.config import DataConfig
 
 
 @dataclass(frozen=True)
@@ -50,11 +54,9 @@ def make_splits(data: SessionData, valid_fraction: float, split_seed: int) -> Sp
 
 
 def load_splits(
-    dataset: str,
-    valid_fraction: float,
-    split_seed: int,
-    data_dir: str | os.PathLike[str] | None = None,
+    config: DataConfig, data_dir: str | os.PathLike[str] | None = None
 ) -> tuple[SessionData, Splits]:
-    """Load ``dataset`` and cut it into its splits: the data (item count, checksums) and them."""
-    data = load_dataset(dataset, data_dir)
-    return data, make_splits(data, valid_fraction, split_seed)
+    """Load ``config``'s dataset and cut it into its splits: the data (item count, checksums)
+    and them. Every consumer goes through here, so every one cuts validation the same way."""
+    data = load_dataset(config.dataset, data_dir)
+    return data, make_splits(data, config.valid_fraction, config.split_seed)

@@ -1,7 +1,8 @@
 """Session recommenders sharing one contract (see :mod:`eodrec.models.base`)."""
 
 from eodrec.models.base import SessionRecommender, init_uniform_
-from eodrec.models.codes import Codebooks, CodeLearner, CompositionalItemTable, Mixup
+from eodrec.models.code_learning import CodeLearner
+from eodrec.models.codes import Codebooks, CompositionalItemTable, Mixup
 from eodrec.models.item_tables import FullItemTable, ItemTable
 from eodrec.models.readout import READOUT_VARIANTS, SoftAttentionReadout
 from eodrec.models.teacher import (

@@ -26,8 +26,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from eodrec.data.batch import Batch
+from eodrec.kernels.softmax_ce import TableGather, full_softmax_cross_entropy
 from eodrec.metrics import mask_padding
-from eodrec.models.fast_loss import TableGather, full_softmax_cross_entropy
 from eodrec.models.item_tables import FullItemTable, ItemTable
 
 if TYPE_CHECKING:
@@ -87,7 +87,7 @@ class SessionRecommender(nn.Module, abc.ABC):
 
         Equal to :meth:`reference_loss`; when ``score`` and ``forward`` are the standard ones it
         is computed without materialising the masked score matrix, and over a full table the
-        lookups and the scoring share one table gradient (see :mod:`eodrec.models.fast_loss`).
+        lookups and the scoring share one table gradient (see :mod:`eodrec.kernels.softmax_ce`).
         """
         if not self._standard_scoring():
             return self.reference_loss(batch)

@@ -5,12 +5,13 @@ embedding is the sum of the chosen codewords (Eq. 12 / Eq. 15)::
 
     e_v = sum_m A[m*K + c_v^m]        A: (M*K, N), codebook m is rows [m*K, (m+1)*K)
 
-The codes are found by a code learner that reads the teacher's table X (Eq. 16-17) through a
-straight-through Gumbel-softmax, and are then frozen. What a device stores is the code matrix
-(|V|+1, M) and the codebooks A (M*K, N); nothing of size |V| x N.
+The codes are learned from the teacher's table X (:mod:`eodrec.models.code_learning`) and then
+frozen. What a device stores is the code matrix (|V|+1, M) and the codebooks A (M*K, N);
+nothing of size |V| x N. How evenly the codes use the codebooks is measured in
+:mod:`eodrec.compression`.
 
 Paper symbols -> names here: M = ``n_codebooks``, K = ``n_codewords``, N = ``dim``,
-epsilon (the Gumbel temperature) = ``tau``, alpha_v^i = ``probabilities``, eta = ``Mixup.eta``.
+eta = ``Mixup.eta``.
 """
 
 from __future__ import annotations
@@ -65,121 +66,11 @@ def check_code_capacity(n_items: int, n_codebooks: int, n_codewords: int) -> Non
         )
 
 
-def _check_sizes(**values: int) -> None:
+def check_sizes(**values: int) -> None:
+    """Raise ``ValueError`` unless every named size is positive."""
     for name, value in values.items():
         if value < 1:
             raise ValueError(f"{name} must be positive, got {value}")
-
-
-class _StraightThrough(torch.autograd.Function):
-    """Forward: the one-hot of the argmax over the last axis, exactly 0/1. Backward: identity,
-    so the gradient of the hard sample is the gradient of the soft one (straight-through)."""
-
-    @staticmethod
-    def forward(ctx, soft: torch.Tensor) -> torch.Tensor:
-        index = soft.argmax(dim=-1, keepdim=True)
-        return torch.zeros_like(soft).scatter_(-1, index, 1.0)
-
-    @staticmethod
-    def backward(ctx, grad: torch.Tensor) -> torch.Tensor:
-        return grad
-
-
-class CodeLearner(nn.Module):
-    """The item-to-code function Phi of Sec. 4.2.1 (Eq. 16-17), applied to rows of X.
-
-    ``h = tanh(theta^T X_v + b)`` maps N -> M*K/2, ``softplus(theta'^T h + b')`` maps M*K/2 -> M*K
-    (one shared layer: the paper's theta'_i is (MK/2) x MK, METHOD-NOTES 3.1), and a softmax over
-    each codebook's K entries gives alpha_v^i.
-
-    Args:
-        dim: N, the width of the teacher's item vectors.
-        n_codebooks: M.
-        n_codewords: K.
-        tau: the Gumbel-softmax temperature epsilon of Eq. 16 (0.3 in the paper, Sec. 6.1.3).
-        init_range: paper-mode draws both Linears from U(-init_range, init_range) ("all the
-            learnable parameters", Sec. 6.1.3); ``None`` keeps PyTorch's default init, as the
-            authors' code does (METHOD-NOTES 7.17).
-        code_dtype: dtype of :meth:`codes`; ``uint8`` (what the device stores) needs K <= 256.
-    """
-
-    def __init__(
-        self,
-        dim: int,
-        n_codebooks: int,
-        n_codewords: int,
-        tau: float = 0.3,
-        init_range: float | None = 0.1,
-        code_dtype: torch.dtype = torch.uint8,
-    ) -> None:
-        super().__init__()
-        _check_sizes(dim=dim, n_codebooks=n_codebooks, n_codewords=n_codewords)
-        if n_codewords < 2:
-            raise ValueError(f"n_codewords must be at least 2, got {n_codewords}")
-        if tau <= 0:
-            raise ValueError(f"tau must be positive, got {tau}")
-        check_code_dtype(n_codewords, code_dtype)
-        self.n_codebooks = n_codebooks
-        self.n_codewords = n_codewords
-        self.tau = tau
-        self.code_dtype = code_dtype
-        hidden = max(1, n_codebooks * n_codewords // 2)  # M*K/2 (Eq. 17)
-        self.hidden = nn.Linear(dim, hidden)  # theta, b
-        self.logits = nn.Linear(hidden, n_codebooks * n_codewords)  # theta', b'
-        if init_range is not None:
-            with torch.no_grad():
-                for parameter in self.parameters():
-                    parameter.uniform_(-init_range, init_range)
-
-    def log_probabilities(self, X: torch.Tensor) -> torch.Tensor:
-        """log alpha (n, M, K) for item vectors X (n, N) (Eq. 17).
-
-        Computed as a log-softmax, the exact log of alpha; the authors take log(alpha + 1e-10).
-        """
-        n = X.shape[0]
-        logits = F.softplus(self.logits(torch.tanh(self.hidden(X))))  # (n, M*K)
-        return logits.view(n, self.n_codebooks, self.n_codewords).log_softmax(dim=-1)  # (n,M,K)
-
-    def probabilities(self, X: torch.Tensor) -> torch.Tensor:
-        """alpha_v^i (n, M, K): a distribution over K codewords per item and codebook (Eq. 17)."""
-        return self.log_probabilities(X).exp()
-
-    def sample(self, X: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
-        """Hard straight-through Gumbel-softmax sample (n, M, K) (Eq. 16).
-
-        Forward: the exact one-hot of argmax_k softmax((log alpha_k + G_k) / tau) with
-        G = -log(-log U), U ~ Uniform(0, 1). Backward: the gradient of that soft sample, so the
-        code learner is trained through the discrete choice. The paper gives only Eq. 16; the
-        straight-through form is the authors' (METHOD-NOTES 7.16).
-        """
-        log_alpha = self.log_probabilities(X)  # (n, M, K)
-        uniform = torch.rand(
-            log_alpha.shape, generator=generator, dtype=log_alpha.dtype, device=log_alpha.device
-        )
-        # U in [0, 1): clamp 0 away so the double log stays finite; -log U > 0 for U < 1.
-        gumbel = -torch.log(-torch.log(uniform.clamp(min=torch.finfo(uniform.dtype).tiny)))
-        soft = ((log_alpha + gumbel) / self.tau).softmax(dim=-1)  # (n, M, K)
-        return _StraightThrough.apply(soft)
-
-    def forward(self, X: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
-        return self.sample(X, generator)
-
-    @torch.no_grad()
-    def codes(self, X: torch.Tensor) -> torch.Tensor:
-        """Deterministic codes (n, M) of ``code_dtype``: argmax_k alpha_v^i, no Gumbel noise.
-
-        This is what gets exported and evaluated (METHOD-NOTES 7.15-7.16); the authors instead
-        keep one noisy sample (:func:`codes_from_one_hot` of :meth:`sample`).
-        """
-        return self.log_probabilities(X).argmax(dim=-1).to(self.code_dtype)
-
-
-def codes_from_one_hot(
-    one_hot: torch.Tensor, code_dtype: torch.dtype = torch.uint8
-) -> torch.Tensor:
-    """Code matrix (n, M) from one-hot codes (n, M, K), e.g. a :meth:`CodeLearner.sample`."""
-    check_code_dtype(one_hot.shape[-1], code_dtype)
-    return one_hot.argmax(dim=-1).to(code_dtype)
 
 
 class Codebooks(nn.Module):
@@ -193,7 +84,7 @@ class Codebooks(nn.Module):
         self, n_codebooks: int, n_codewords: int, dim: int, init_range: float = 0.1
     ) -> None:
         super().__init__()
-        _check_sizes(n_codebooks=n_codebooks, n_codewords=n_codewords, dim=dim)
+        check_sizes(n_codebooks=n_codebooks, n_codewords=n_codewords, dim=dim)
         self.n_codebooks = n_codebooks
         self.n_codewords = n_codewords
         self.dim = dim
@@ -238,33 +129,6 @@ class Codebooks(nn.Module):
         per_codeword = self.codewords @ session_vectors.T  # (M*K, B)
         rows = codes.long() + self.offsets()  # (n, M) rows of A
         return sum_of_rows(per_codeword, rows).T  # (B, n)
-
-
-def residual_kmeans(
-    X: torch.Tensor, n_codebooks: int, n_codewords: int, iterations: int = 15, seed: int = 0
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """Codes (n, M) and codewords (M*K, N) by residual k-means of the rows of X (n, N): codebook
-    m is a k-means (``iterations`` Lloyd steps from K distinct random rows) of what codebooks
-    0..m-1 leave of X, and each row takes its nearest codeword. The sum of a row's codewords
-    then approximates it, with every codeword in use from the start."""
-    if X.shape[0] < n_codewords:
-        raise ValueError(f"{X.shape[0]} rows cannot seed {n_codewords} codewords")
-    generator = torch.Generator().manual_seed(seed)
-    residual = X.detach().float().cpu().clone()
-    codes, codewords = [], []
-    for _ in range(n_codebooks):
-        centres = residual[torch.randperm(len(residual), generator=generator)[:n_codewords]]
-        for _ in range(iterations):
-            nearest = torch.cdist(residual, centres).argmin(dim=1)
-            sums = torch.zeros_like(centres).index_add_(0, nearest, residual)
-            counts = torch.bincount(nearest, minlength=n_codewords)
-            used = counts > 0  # an emptied centre stays where it was
-            centres[used] = sums[used] / counts[used, None]
-        nearest = torch.cdist(residual, centres).argmin(dim=1)
-        residual -= centres[nearest]
-        codes.append(nearest)
-        codewords.append(centres)
-    return torch.stack(codes, dim=1), torch.cat(codewords)
 
 
 def sum_of_rows(table: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:
@@ -360,7 +224,7 @@ class CompositionalItemTable(ItemTable):
         mixup: Mixup | None = None,
     ) -> None:
         super().__init__()
-        _check_sizes(n_items=n_items, dim=dim)
+        check_sizes(n_items=n_items, dim=dim)
         check_code_dtype(n_codewords, code_dtype)
         check_code_capacity(n_items, n_codebooks, n_codewords)
         self.n_items = n_items
@@ -450,57 +314,3 @@ class CompositionalItemTable(ItemTable):
             f"n_items={self.n_items}, dim={self.dim}, n_codebooks={self.n_codebooks}, "
             f"n_codewords={self.n_codewords}, code_dtype={self.codes.dtype}, mixup={mixup}"
         )
-
-
-def code_usage(codes: torch.Tensor, n_codewords: int) -> torch.Tensor:
-    """How often each codeword is chosen: counts (M, K) int64 for a code matrix (n, M).
-
-    Pass the items' rows only (``table.codes[1:]``) to leave the padding row out. The paper's
-    Fig. 6 heatmap is this matrix; each row sums to n.
-    """
-    n, M = codes.shape
-    if n and (int(codes.min()) < 0 or int(codes.max()) >= n_codewords):
-        raise ValueError(f"codes must lie in 0..{n_codewords - 1}")
-    offsets = torch.arange(M, device=codes.device) * n_codewords  # (M,)
-    flat = (codes.long() + offsets).reshape(-1)  # (n*M,) rows of the (M*K) grid
-    return torch.bincount(flat, minlength=M * n_codewords).view(M, n_codewords)  # (M, K)
-
-
-def usage_entropy(counts: torch.Tensor) -> torch.Tensor:
-    """Entropy in bits of each codebook's usage, (M, K) counts -> (M,) float64.
-
-    H_m = -sum_k p_mk log2 p_mk with p_mk = counts_mk / sum_k counts_mk and 0 log 0 = 0;
-    log2 K for uniform use, 0 when one codeword takes every item.
-    """
-    counts = counts.to(torch.float64)
-    p = counts / counts.sum(dim=1, keepdim=True).clamp(min=1.0)  # (M, K)
-    return -torch.xlogy(p, p).sum(dim=1) / math.log(2.0)  # (M,)
-
-
-def dead_codewords(counts: torch.Tensor) -> torch.Tensor:
-    """Number of codewords no item uses, per codebook: (M, K) counts -> (M,) int64."""
-    return (counts == 0).sum(dim=1)
-
-
-def collisions(codes: torch.Tensor) -> int:
-    """Number of items whose full code (all M entries) is shared with at least one other item.
-
-    Such items have identical embeddings and cannot be told apart by the student.
-    """
-    if codes.shape[0] == 0:
-        return 0
-    _, inverse, counts = torch.unique(codes, dim=0, return_inverse=True, return_counts=True)
-    return int((counts[inverse] > 1).sum())
-
-
-def code_usage_summary(codes: torch.Tensor, n_codewords: int) -> dict:
-    """Fig. 6's statistics of a code matrix (|V|, M): counts per codeword and their spread."""
-    counts = code_usage(codes, n_codewords)  # (M, K)
-    return {
-        "counts": counts.tolist(),
-        "entropy_bits": usage_entropy(counts).tolist(),
-        "max_entropy_bits": math.log2(n_codewords),
-        "dead_codewords": dead_codewords(counts).tolist(),
-        "colliding_items": collisions(codes),
-        "items": int(codes.shape[0]),
-    }

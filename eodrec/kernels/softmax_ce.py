@@ -14,7 +14,8 @@ does, turns the buffer into the softmax in place and writes the table gradient s
 adds the lookup gradient into that same tensor (in place, rows touched only), so the table gets
 one dense gradient per step instead of two plus a sum.
 
-Both are first-order only (``once_differentiable``).
+Both are first-order only (``once_differentiable``). Their reference is
+:meth:`eodrec.models.base.SessionRecommender.reference_loss`.
 """
 
 from __future__ import annotations

@@ -11,7 +11,7 @@ scored, and in the backward pass its gradient is split between e and X in place,
 full-size tensors are the score matrices and the mixed table, which live in a
 :class:`Workspace` reused from step to step (fresh 16-20 MB tensors are page-faulted in on
 every step, which on a small VM costs several times the arithmetic), and the teacher table's
-gradient.
+gradient. Its reference is :func:`eodrec.distill.joint_losses`, the plain definition of Eq. 29.
 """
 
 from __future__ import annotations
@@ -22,8 +22,8 @@ import torch
 import torch.nn.functional as F
 from torch.autograd.function import once_differentiable
 
+from eodrec.kernels import softmax_ce
 from eodrec.metrics import PADDING_ID
-from eodrec.models import fast_loss
 
 
 class Workspace:
@@ -63,7 +63,7 @@ class JointScores(torch.autograd.Function):
     def forward(ctx, theta_s, codewords, codes, theta_t, X, targets, w, mse_coefficient, workspace):
         rows_of, x = codes[PADDING_ID + 1 :], X[PADDING_ID + 1 :]  # (|V|, M) rows of A
         V, B, N = x.shape[0], theta_s.shape[0], x.shape[1]
-        block = fast_loss.BLOCK_ROWS
+        block = softmax_ce.BLOCK_ROWS
         scores_s = workspace.get("scores_s", (V, B), theta_s)
         scores_t = workspace.get("scores_t", (V, B), theta_s)
         mixed = workspace.get("mixed", (V, N), x)  # e', kept for the backward pass
@@ -78,8 +78,8 @@ class JointScores(torch.autograd.Function):
             torch.mm(mixed[rows], theta_s.T, out=scores_s[rows])
             torch.mm(x[rows], theta_t.T, out=scores_t[rows])
         scratch = torch.empty(min(V, block), B, dtype=theta_s.dtype, device=theta_s.device)
-        lse_s = fast_loss.column_logsumexp(scores_s, scratch)  # (B,)
-        lse_t = fast_loss.column_logsumexp(scores_t, scratch)
+        lse_s = softmax_ce.column_logsumexp(scores_s, scratch)  # (B,)
+        lse_t = softmax_ce.column_logsumexp(scores_t, scratch)
         columns = targets - (PADDING_ID + 1)
         batch = torch.arange(B, device=columns.device)
         rec = (lse_s - scores_s[columns, batch]).mean()
@@ -104,7 +104,7 @@ class JointScores(torch.autograd.Function):
         w = ctx.w
         rows_of, x = codes[PADDING_ID + 1 :], X[PADDING_ID + 1 :]
         V, B, N = x.shape[0], theta_s.shape[0], x.shape[1]
-        block = fast_loss.BLOCK_ROWS
+        block = softmax_ce.BLOCK_ROWS
         g_rec, g_kl, g_rt = float(grad_rec) / B, float(grad_kl), float(grad_rec_teacher) / B
         g_mse = 2.0 * float(grad_mse) * ctx.mse_coefficient
         need_x = ctx.needs_input_grad[4]
