@@ -18,9 +18,9 @@ from dataclasses import asdict, dataclass, field, fields
 
 from eodrec.data.files import DATASETS, resolve_data_dir
 from eodrec.data.names import REAL_DATASETS, SYNTHETIC, check_dataset
+from eodrec.models.base import BackboneConfig
 from eodrec.models.odrec import ODRecConfig
 from eodrec.models.student import ABLATIONS, StudentConfig
-from eodrec.models.teacher import TeacherConfig
 
 PROFILES: dict[str, str] = {
     "smoke": "bundled synthetic toy data, seconds; for CI and first builds",
@@ -77,7 +77,7 @@ def profile_datasets(profile: str) -> tuple[str, ...]:
 class DatasetSettings:
     """The paper's per-dataset settings (Sec. 6.1.3, 6.6); toy sizes keep ``smoke`` to seconds."""
 
-    model: Mapping[str, object]  # TeacherConfig fields
+    model: Mapping[str, object]  # BackboneConfig fields
     student: Mapping[str, object]  # StudentConfig fields: the best (M, K), eta, beta
     odrec: Mapping[str, object]  # OD-Rec's tensor-train shapes (I1 I2 >= |V| + 1, J1 J2 = N)
 
@@ -214,7 +214,7 @@ class ExperimentConfig:
     experiment: str
     profile: str
     data: DataConfig
-    model: TeacherConfig
+    model: BackboneConfig
     train: TrainConfig
     student: StudentConfig | None = None  # set for the student only
     odrec: ODRecConfig | None = None  # set for OD-Rec only
@@ -236,7 +236,7 @@ class ExperimentConfig:
             experiment=values["experiment"],
             profile=values["profile"],
             data=DataConfig(**values["data"]),
-            model=TeacherConfig(**values["model"]),
+            model=BackboneConfig(**values["model"]),
             train=TrainConfig(**values["train"]),
             student=StudentConfig(**values["student"]) if values.get("student") else None,
             odrec=_odrec_from_dict(values["odrec"]) if values.get("odrec") else None,
@@ -275,7 +275,7 @@ def make_config(
         "model": dict(defaults.model),
         "train": dict(plan.train),
     }
-    classes = {"data": DataConfig, "model": TeacherConfig, "train": TrainConfig}
+    classes = {"data": DataConfig, "model": BackboneConfig, "train": TrainConfig}
     if experiment == "student":
         sections["student"] = {**defaults.student, "code_epochs": plan.code_epochs}
         classes["student"] = StudentConfig
@@ -307,7 +307,7 @@ def make_config(
             experiment,
             profile,
             DataConfig(**sections["data"]),
-            TeacherConfig(**sections["model"]),
+            BackboneConfig(**sections["model"]),
             TrainConfig(**sections["train"]),
             StudentConfig(**sections["student"]) if "student" in sections else None,
             ODRecConfig(**sections["odrec"]) if "odrec" in sections else None,

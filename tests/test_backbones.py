@@ -10,8 +10,8 @@ from eodrec import compression
 from eodrec.config import ExperimentConfig, ParameterError, make_config
 from eodrec.experiment import Experiment
 from eodrec.models.backbones import BACKBONE_LABELS, BACKBONES, build_backbone
+from eodrec.models.base import BACKBONE_NAMES, BackboneConfig
 from eodrec.models.sasrec import SASRec
-from eodrec.models.teacher import BACKBONE_NAMES, TeacherConfig
 from eodrec.store import ResultsStore
 from tests.test_models import BATCH, N_ITEMS
 
@@ -30,7 +30,7 @@ def test_registry_names_every_backbone_once():
 
 def test_sasrec_reads_the_last_real_position():
     torch.manual_seed(0)
-    model = SASRec(TeacherConfig(dim=16, n_heads=2, dropout=0.0), N_ITEMS).eval()
+    model = SASRec(BackboneConfig(dim=16, n_heads=2, dropout=0.0), N_ITEMS).eval()
     hidden = model.hidden_states(BATCH)  # (B, L, N), padded grid
     last = BATCH.lengths - 1
     expected = hidden[torch.arange(len(BATCH)), last]
@@ -91,7 +91,7 @@ def test_compressed_narm_distils_from_a_narm_teacher(tmp_path):
 
 
 def test_build_backbone_keeps_a_given_table():
-    config = TeacherConfig(dim=16, n_heads=2, backbone="stamp")
+    config = BackboneConfig(dim=16, n_heads=2, backbone="stamp")
     first = build_backbone(config, N_ITEMS)
     again = build_backbone(config, N_ITEMS, first.item_table)
     assert again.item_table is first.item_table

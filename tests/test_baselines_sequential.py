@@ -6,12 +6,11 @@ import pytest
 import torch
 
 from eodrec.metrics import rank_of_target
-from eodrec.models.base import SessionRecommender
+from eodrec.models.base import BackboneConfig, SessionRecommender
 from eodrec.models.gru4rec import GRU4Rec
 from eodrec.models.item_tables import FullItemTable
 from eodrec.models.narm import NARM
 from eodrec.models.stamp import STAMP
-from eodrec.models.teacher import TeacherConfig
 from tests.test_models import make_batch
 
 N_ITEMS = 12
@@ -21,7 +20,7 @@ MODELS = [GRU4Rec, NARM, STAMP]
 
 def make_model(cls, seed=0, **overrides):
     torch.manual_seed(seed)
-    config = TeacherConfig(**{"dim": DIM, "dropout": 0.0, **overrides})
+    config = BackboneConfig(**{"dim": DIM, "dropout": 0.0, **overrides})
     return cls(config, n_items=N_ITEMS)
 
 
@@ -124,12 +123,12 @@ def test_passed_item_table_is_kept_and_must_match(cls):
     table = FullItemTable(N_ITEMS, DIM)
     with torch.no_grad():
         table.weight().fill_(0.5)
-    model = cls(TeacherConfig(dim=DIM), N_ITEMS, item_table=table)
+    model = cls(BackboneConfig(dim=DIM), N_ITEMS, item_table=table)
     assert model.item_table is table and torch.all(table.weight() == 0.5)
     with pytest.raises(ValueError, match="item table"):
-        cls(TeacherConfig(dim=DIM), N_ITEMS, item_table=FullItemTable(N_ITEMS, 8))
+        cls(BackboneConfig(dim=DIM), N_ITEMS, item_table=FullItemTable(N_ITEMS, 8))
     with pytest.raises(ValueError, match="item table"):
-        cls(TeacherConfig(dim=DIM), N_ITEMS + 1, item_table=table)
+        cls(BackboneConfig(dim=DIM), N_ITEMS + 1, item_table=table)
 
 
 @pytest.mark.parametrize("cls", MODELS)

@@ -7,7 +7,7 @@ import torch
 
 from eodrec import compression
 from eodrec.data.batch import Batch
-from eodrec.models import FullItemTable, Teacher, TeacherConfig
+from eodrec.models import BackboneConfig, FullItemTable, Teacher
 from eodrec.models.code_learning import CodeLearner, codes_from_one_hot, residual_kmeans
 from eodrec.models.codes import Codebooks, CodeCollisionWarning, CompositionalItemTable, Mixup
 
@@ -280,7 +280,7 @@ def random_batch(generator, n_items=N_ITEMS, batch_size=16, max_length=5):
 
 def test_teacher_backbone_trains_on_a_compositional_table():
     torch.manual_seed(0)
-    config = TeacherConfig(dim=16, n_heads=1, dropout=0.0)
+    config = BackboneConfig(dim=16, n_heads=1, dropout=0.0)
     table = CompositionalItemTable(N_ITEMS, 16, n_codebooks=2, n_codewords=8)
     table.set_codes(torch.randint(0, 8, (N_ITEMS + 1, 2)))
     model = Teacher(config, N_ITEMS, item_table=table)

@@ -16,7 +16,7 @@ from eodrec.distill import (
     split_hot_cold,
     total_loss,
 )
-from eodrec.models import FullItemTable, Teacher, TeacherConfig
+from eodrec.models import BackboneConfig, FullItemTable, Teacher
 from eodrec.models.codes import CompositionalItemTable, Mixup
 
 N_ITEMS, DIM = 12, 8
@@ -289,7 +289,7 @@ def test_total_loss_is_eq_29():
 
 def test_one_bidirectional_step_reaches_every_part():
     torch.manual_seed(0)
-    config = TeacherConfig(dim=DIM, n_heads=1, dropout=0.0)
+    config = BackboneConfig(dim=DIM, n_heads=1, dropout=0.0)
     teacher = Teacher(config, N_ITEMS)
     table = CompositionalItemTable(N_ITEMS, DIM, n_codebooks=2, n_codewords=4)
     table.set_codes(torch.randint(0, 4, (N_ITEMS + 1, 2)))

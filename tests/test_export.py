@@ -21,10 +21,10 @@ from eodrec.export import (
 )
 from eodrec.latency import same_topk
 from eodrec.models.backbones import build_backbone
+from eodrec.models.base import BackboneConfig
 from eodrec.models.build import build_odrec, build_student
 from eodrec.models.odrec import ODRecConfig
 from eodrec.models.student import StudentConfig
-from eodrec.models.teacher import TeacherConfig
 
 pytest.importorskip("executorch")
 pytest.importorskip("onnxruntime")
@@ -32,7 +32,7 @@ pytest.importorskip("onnxscript")
 
 N_ITEMS = 300
 LENGTH = 5
-CONFIG = TeacherConfig(dim=16, n_heads=1, dropout=0.0)
+CONFIG = BackboneConfig(dim=16, n_heads=1, dropout=0.0)
 
 
 def _student(n_codewords=8, n_items=N_ITEMS):
@@ -57,7 +57,7 @@ def _model(kind):
         return _student()
     if kind == "odrec":
         return build_odrec(N_ITEMS, CONFIG, ODRecConfig((16, 19), (8, 2), rank=4))
-    return build_backbone(TeacherConfig(dim=16, n_heads=1, dropout=0.0, backbone=kind), N_ITEMS)
+    return build_backbone(BackboneConfig(dim=16, n_heads=1, dropout=0.0, backbone=kind), N_ITEMS)
 
 
 def _sessions(n):

@@ -5,9 +5,9 @@ import pytest
 import torch
 
 from eodrec.models.backbones import build_backbone
+from eodrec.models.base import BackboneConfig
 from eodrec.models.codes import CompositionalItemTable
 from eodrec.models.srgnn import session_graphs
-from eodrec.models.teacher import TeacherConfig
 from tests.test_models import N_ITEMS, make_batch
 
 BATCH = make_batch([[1, 2, 3, 2, 4], [5, 6], [7], [8, 9, 10, 9]], [5, 7, 11, 12], length=7)
@@ -20,7 +20,7 @@ def exporting(monkeypatch):
 @pytest.mark.parametrize("backbone", ["teacher", "sasrec", "gru4rec", "narm", "srgnn"])
 def test_export_path_encodes_like_the_training_path(monkeypatch, backbone):
     torch.manual_seed(0)
-    model = build_backbone(TeacherConfig(dim=16, dropout=0.0, backbone=backbone), N_ITEMS).eval()
+    model = build_backbone(BackboneConfig(dim=16, dropout=0.0, backbone=backbone), N_ITEMS).eval()
     with torch.no_grad():
         expected = model.encode(BATCH)
         exporting(monkeypatch)

@@ -9,12 +9,12 @@ import torch.nn.functional as F
 from eodrec.data.batch import Batch
 from eodrec.metrics import mask_padding, rank_of_target
 from eodrec.models import (
+    BackboneConfig,
     CausalSelfAttention,
     FullItemTable,
     SessionRecommender,
     SoftAttentionReadout,
     Teacher,
-    TeacherConfig,
 )
 
 N_ITEMS = 12
@@ -37,7 +37,7 @@ def make_batch(sequences, targets, length=None):
 
 
 def small_config(**overrides):
-    return TeacherConfig(**{"dim": 16, "n_heads": 2, "dropout": 0.0, **overrides})
+    return BackboneConfig(**{"dim": 16, "n_heads": 2, "dropout": 0.0, **overrides})
 
 
 def small_teacher(seed=0, **overrides):
@@ -249,12 +249,12 @@ def test_ffn_residual_scale_is_wired():
 )
 def test_bad_config_raises(overrides):
     with pytest.raises(ValueError):
-        TeacherConfig(**overrides)
+        BackboneConfig(**overrides)
 
 
 def test_ffn_dim_defaults_to_dim():
-    assert TeacherConfig(dim=64).inner_dim == 64
-    assert TeacherConfig(dim=64, ffn_dim=32).inner_dim == 32
+    assert BackboneConfig(dim=64).inner_dim == 64
+    assert BackboneConfig(dim=64, ffn_dim=32).inner_dim == 32
 
 
 @pytest.mark.parametrize("readout, ffn_residual_scale", [("paper", 1.0), ("code", 4.0)])
@@ -266,7 +266,7 @@ def test_teacher_memorises_twenty_sequences(readout, ffn_residual_scale):
     assert len({tuple(s) for s in sequences}) == 20
     batch = make_batch(sequences, targets)
     torch.manual_seed(0)
-    config = TeacherConfig(
+    config = BackboneConfig(
         dim=32, n_heads=1, dropout=0.0, readout=readout, ffn_residual_scale=ffn_residual_scale
     )
     model = Teacher(config, n_items=n_items)

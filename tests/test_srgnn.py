@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from eodrec.metrics import rank_of_target
-from eodrec.models import FullItemTable, TeacherConfig
+from eodrec.models import BackboneConfig, FullItemTable
 from eodrec.models.srgnn import SRGNN, session_graphs
 from tests.test_models import make_batch
 
@@ -16,7 +16,7 @@ N_ITEMS = 12
 
 def small_model(seed=0, **overrides):
     torch.manual_seed(seed)
-    return SRGNN(TeacherConfig(**{"dim": 16, **overrides}), n_items=N_ITEMS)
+    return SRGNN(BackboneConfig(**{"dim": 16, **overrides}), n_items=N_ITEMS)
 
 
 BATCH = make_batch([[1, 2, 3, 2, 4], [5, 6], [7], [8, 9, 10, 9, 9]], [5, 7, 11, 12])
@@ -224,11 +224,11 @@ def test_passed_item_table_is_used_and_kept():
     table = FullItemTable(N_ITEMS, 16)
     with torch.no_grad():
         table.weight().fill_(0.5)
-    model = SRGNN(TeacherConfig(dim=16), n_items=N_ITEMS, item_table=table)
+    model = SRGNN(BackboneConfig(dim=16), n_items=N_ITEMS, item_table=table)
     assert model.item_table is table and torch.all(table.weight() == 0.5)
     assert all(p.abs().max() <= 0.1 for n, p in model.named_parameters() if "item_table" not in n)
     with pytest.raises(ValueError, match="item table"):
-        SRGNN(TeacherConfig(dim=8), n_items=N_ITEMS, item_table=table)
+        SRGNN(BackboneConfig(dim=8), n_items=N_ITEMS, item_table=table)
 
 
 def test_srgnn_overfits_four_sessions():

@@ -9,7 +9,7 @@ from eodrec.distill import HotColdRecombination, joint_losses, soft_target_kl
 from eodrec.kernels.joint_scores import joint_scores
 from eodrec.kernels.softmax_ce import TableGather
 from eodrec.metrics import mask_padding
-from eodrec.models import Codebooks, CodeLearner, Teacher, TeacherConfig
+from eodrec.models import BackboneConfig, Codebooks, CodeLearner, Teacher
 from eodrec.models.build import build_student
 from eodrec.models.student import StudentConfig, with_variant
 from eodrec.stages import CodeLearningStage, JointStage, learned_codes
@@ -81,7 +81,7 @@ def test_codebook_composition_gradient_matches_embedding_bag():
 
 def _joint(variant: str = "full", readout: str = "paper", **changes):
     torch.manual_seed(0)
-    config = TeacherConfig(dim=DIM, n_heads=1, dropout=0.0, readout=readout)
+    config = BackboneConfig(dim=DIM, n_heads=1, dropout=0.0, readout=readout)
     student_config = with_variant(StudentConfig(n_codebooks=2, n_codewords=8, **changes), variant)
     teacher = Teacher(config, N_ITEMS)
     student = build_student(N_ITEMS, config, student_config, teacher.item_table)
@@ -201,7 +201,7 @@ def test_teacher_rec_adds_the_teachers_cross_entropy_and_needs_a_trainable_teach
 
 def _code_stage(**changes):
     torch.manual_seed(0)
-    config = TeacherConfig(dim=DIM, n_heads=1, dropout=0.0)
+    config = BackboneConfig(dim=DIM, n_heads=1, dropout=0.0)
     student_config = StudentConfig(n_codebooks=2, n_codewords=8, **changes)
     teacher = Teacher(config, N_ITEMS)
     student = build_student(N_ITEMS, config, student_config, teacher.item_table)

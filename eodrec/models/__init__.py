@@ -1,6 +1,6 @@
 """Session recommenders sharing one contract (see :mod:`eodrec.models.base`)."""
 
-from eodrec.models.base import SessionRecommender, init_uniform_
+from eodrec.models.base import BackboneConfig, SessionRecommender, init_uniform_
 from eodrec.models.code_learning import CodeLearner
 from eodrec.models.codes import Codebooks, CompositionalItemTable, Mixup
 from eodrec.models.item_tables import FullItemTable, ItemTable
@@ -9,7 +9,6 @@ from eodrec.models.teacher import (
     CausalSelfAttention,
     FeedForward,
     Teacher,
-    TeacherConfig,
     TransformerLayer,
 )
 
@@ -26,7 +25,7 @@ __all__ = [
     "SessionRecommender",
     "SoftAttentionReadout",
     "Teacher",
-    "TeacherConfig",
+    "BackboneConfig",
     "TransformerLayer",
     "init_uniform_",
 ]

@@ -1,20 +1,20 @@
 """The session encoders by name: the teacher's and the Table 3 baselines'.
 
-Every backbone takes ``(config: TeacherConfig, n_items, item_table=None)`` and follows the
+Every backbone takes ``(config: BackboneConfig, n_items, item_table=None)`` and follows the
 contract of :mod:`eodrec.models.base`, so the training loop, the metrics and the compressed
 student (Table 6's NARM-dagger and SR-GNN-dagger) work with any of them unchanged.
 """
 
 from __future__ import annotations
 
-from eodrec.models.base import SessionRecommender
+from eodrec.models.base import BackboneConfig, SessionRecommender
 from eodrec.models.gru4rec import GRU4Rec
 from eodrec.models.item_tables import ItemTable
 from eodrec.models.narm import NARM
 from eodrec.models.sasrec import SASRec
 from eodrec.models.srgnn import SRGNN
 from eodrec.models.stamp import STAMP
-from eodrec.models.teacher import Teacher, TeacherConfig
+from eodrec.models.teacher import Teacher
 
 BACKBONES: dict[str, type[SessionRecommender]] = {
     "teacher": Teacher,
@@ -36,7 +36,7 @@ BACKBONE_LABELS: dict[str, str] = {
 
 
 def build_backbone(
-    config: TeacherConfig, n_items: int, item_table: ItemTable | None = None
+    config: BackboneConfig, n_items: int, item_table: ItemTable | None = None
 ) -> SessionRecommender:
     """The model ``config.backbone`` names, over a full table or the ``item_table`` given."""
     return BACKBONES[config.backbone](config, n_items, item_table)

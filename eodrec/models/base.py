@@ -19,7 +19,7 @@ A recommender owns an item table (:mod:`eodrec.models.item_tables`) and an encod
 from __future__ import annotations
 
 import abc
-from typing import TYPE_CHECKING
+from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
@@ -29,16 +29,59 @@ from eodrec.data.batch import Batch
 from eodrec.kernels.softmax_ce import TableGather, full_softmax_cross_entropy
 from eodrec.metrics import mask_padding
 from eodrec.models.item_tables import FullItemTable, ItemTable
+from eodrec.models.readout import READOUT_VARIANTS, ReadoutVariant
 
-if TYPE_CHECKING:
-    from eodrec.models.teacher import TeacherConfig
+# Backbones by name; eodrec.models.backbones maps each to its class.
+BACKBONE_NAMES: tuple[str, ...] = ("teacher", "sasrec", "gru4rec", "narm", "stamp", "srgnn")
+
+
+@dataclass(frozen=True)
+class BackboneConfig:
+    """Hyperparameters of a session encoder: the teacher's transformer or a baseline's, which read
+    only dim, dropout, init_range and n_layers. Defaults are the paper's Tmall teacher."""
+
+    dim: int = 128  # N: 128 for Tmall, 256 for RetailRocket (Sec. 6.1.3)
+    n_heads: int = 1  # 1 for Tmall, 2 for RetailRocket (Sec. 6.1.3)
+    n_layers: int = 1  # one attention layer is best on both datasets (Sec. 6.1.3)
+    dropout: float = 0.5  # 0.5 for Tmall, 0.2 for RetailRocket (Sec. 6.1.3)
+    max_length: int = 300  # rows of the position table; the authors never truncate sequences
+    ffn_dim: int | None = None  # F, the FFN inner size; None means F = N as in the authors' code
+    readout: ReadoutVariant = "paper"  # "paper" = Eq. 3; "code" = sas.py (tanh, padded mean)
+    ffn_residual_scale: float = 1.0  # paper: a standard residual; the authors' teacher uses 4.0
+    init_range: float = 0.1  # every parameter ~ U(-0.1, 0.1) (Sec. 6.1.3)
+    # Which encoder turns a session into a vector (eodrec.models.backbones): the teacher's, or a
+    # Table 3 baseline's. Baselines read dim, dropout, init_range and n_layers only.
+    backbone: str = "teacher"
+
+    def __post_init__(self) -> None:
+        if self.dim < 1 or self.n_heads < 1 or self.dim % self.n_heads != 0:
+            raise ValueError(
+                f"dim ({self.dim}) must be a positive multiple of n_heads ({self.n_heads})"
+            )
+        if self.n_layers < 1 or self.max_length < 1:
+            raise ValueError("n_layers and max_length must be positive")
+        if not 0.0 <= self.dropout < 1.0:
+            raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
+        if self.ffn_dim is not None and self.ffn_dim < 1:
+            raise ValueError(f"ffn_dim must be positive or None, got {self.ffn_dim}")
+        if self.readout not in READOUT_VARIANTS:
+            raise ValueError(f"readout must be one of {READOUT_VARIANTS}, got {self.readout!r}")
+        if self.init_range <= 0:
+            raise ValueError(f"init_range must be positive, got {self.init_range}")
+        if self.backbone not in BACKBONE_NAMES:
+            raise ValueError(f"backbone must be one of {BACKBONE_NAMES}, got {self.backbone!r}")
+
+    @property
+    def inner_dim(self) -> int:
+        """F, the resolved FFN inner size."""
+        return self.dim if self.ffn_dim is None else self.ffn_dim
 
 
 class SessionRecommender(nn.Module, abc.ABC):
     """Abstract next-item recommender over a pluggable item table."""
 
     def __init__(
-        self, config: TeacherConfig, n_items: int, item_table: ItemTable | None = None
+        self, config: BackboneConfig, n_items: int, item_table: ItemTable | None = None
     ) -> None:
         """``config`` gives at least ``dim`` and ``init_range``; ``item_table`` (a compressed
         table, say) replaces a fresh :class:`FullItemTable` of ``n_items`` rows."""

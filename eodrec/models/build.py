@@ -12,13 +12,12 @@ from typing import TYPE_CHECKING
 import torch
 
 from eodrec.models.backbones import build_backbone
-from eodrec.models.base import SessionRecommender
+from eodrec.models.base import BackboneConfig, SessionRecommender
 from eodrec.models.codes import CompositionalItemTable, Mixup
 from eodrec.models.item_tables import ItemTable
 from eodrec.models.odrec import ODRecConfig
 from eodrec.models.sttd import STTDItemTable
 from eodrec.models.student import StudentConfig
-from eodrec.models.teacher import TeacherConfig
 
 if TYPE_CHECKING:
     from eodrec.config import ExperimentConfig
@@ -39,7 +38,7 @@ def student_mixup(
 
 def build_student(
     n_items: int,
-    model: TeacherConfig,
+    model: BackboneConfig,
     student: StudentConfig,
     teacher_table: ItemTable | None = None,
     eta: float | None = None,
@@ -58,7 +57,7 @@ def build_student(
     return build_backbone(model, n_items, table)
 
 
-def build_odrec(n_items: int, model: TeacherConfig, odrec: ODRecConfig) -> SessionRecommender:
+def build_odrec(n_items: int, model: BackboneConfig, odrec: ODRecConfig) -> SessionRecommender:
     """The OD-Rec student: the teacher's backbone over a fresh STTD table."""
     table = STTDItemTable(
         n_items,

@@ -25,9 +25,9 @@ from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from eodrec.data.batch import Batch
-from eodrec.models.base import SessionRecommender
+from eodrec.models.base import BackboneConfig, SessionRecommender
 from eodrec.models.item_tables import ItemTable
-from eodrec.models.teacher import Dropout, TeacherConfig
+from eodrec.models.teacher import Dropout
 
 
 class GRUEncoder(nn.Module):
@@ -39,7 +39,7 @@ class GRUEncoder(nn.Module):
     last real one included, is the same; padded positions' outputs are zeroed as packing does.
     """
 
-    def __init__(self, config: TeacherConfig) -> None:
+    def __init__(self, config: BackboneConfig) -> None:
         super().__init__()
         self.dropout = Dropout(config.dropout)
         self.gru = nn.GRU(config.dim, config.dim, config.n_layers, batch_first=True)
@@ -75,7 +75,7 @@ class GRU4Rec(SessionRecommender):
     """
 
     def __init__(
-        self, config: TeacherConfig, n_items: int, item_table: ItemTable | None = None
+        self, config: BackboneConfig, n_items: int, item_table: ItemTable | None = None
     ) -> None:
         super().__init__(config, n_items, item_table)
         self.encoder = GRUEncoder(config)

@@ -15,7 +15,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from eodrec.models.teacher import Teacher, TeacherConfig
+from eodrec.models.base import BackboneConfig
+from eodrec.models.teacher import Teacher
 
 
 class LastPositionReadout(nn.Module):
@@ -37,5 +38,5 @@ class LastPositionReadout(nn.Module):
 class SASRec(Teacher):
     """The teacher's transformer read out at the last position."""
 
-    def _make_readout(self, config: TeacherConfig) -> nn.Module:
+    def _make_readout(self, config: BackboneConfig) -> nn.Module:
         return LastPositionReadout()

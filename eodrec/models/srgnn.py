@@ -40,9 +40,8 @@ import torch
 from torch import nn
 
 from eodrec.data.batch import Batch
-from eodrec.models.base import SessionRecommender
+from eodrec.models.base import BackboneConfig, SessionRecommender
 from eodrec.models.item_tables import ItemTable
-from eodrec.models.teacher import TeacherConfig
 
 
 @dataclass(frozen=True)
@@ -194,7 +193,7 @@ class SRGNN(SessionRecommender):
     """
 
     def __init__(
-        self, config: TeacherConfig, n_items: int, item_table: ItemTable | None = None
+        self, config: BackboneConfig, n_items: int, item_table: ItemTable | None = None
     ) -> None:
         super().__init__(config, n_items, item_table)
         self.layers = nn.ModuleList(GatedGraphLayer(config.dim) for _ in range(config.n_layers))

@@ -26,9 +26,9 @@ import torch
 from torch import nn
 
 from eodrec.data.batch import Batch
-from eodrec.models.base import SessionRecommender
+from eodrec.models.base import BackboneConfig, SessionRecommender
 from eodrec.models.item_tables import ItemTable
-from eodrec.models.teacher import Dropout, TeacherConfig
+from eodrec.models.teacher import Dropout
 
 
 class STAMPAttention(nn.Module):
@@ -55,7 +55,7 @@ class STAMP(SessionRecommender):
     """
 
     def __init__(
-        self, config: TeacherConfig, n_items: int, item_table: ItemTable | None = None
+        self, config: BackboneConfig, n_items: int, item_table: ItemTable | None = None
     ) -> None:
         super().__init__(config, n_items, item_table)
         self.dropout = Dropout(config.dropout)

@@ -1,6 +1,6 @@
 """The on-device student's settings (paper Sec. 4-5); :mod:`eodrec.models.build` builds it.
 
-The student is its teacher's backbone (the same :class:`~eodrec.models.teacher.TeacherConfig`:
+The student is its teacher's backbone (the same :class:`~eodrec.models.teacher.BackboneConfig`:
 the paper's transformer, or NARM and SR-GNN for Table 6) over a :class:`CompositionalItemTable`
 instead of a full table. :class:`StudentConfig` holds everything specific to compression and
 distillation: the codes (M, K, Gumbel temperature), the mixup, the loss weights of Eq. 29, the

@@ -9,68 +9,25 @@ Data flow for a batch of right-padded sequences (B sessions, L positions, N dime
     score = theta @ X^T                           # Eq. 27                     (B, n_items + 1)
 
 Positions are left-aligned (position 0 is the oldest item), as in the authors' code; SASRec
-itself left-pads. Where the paper and the authors' code differ, :class:`TeacherConfig` defaults
-to the paper and offers the code's behaviour as an option (METHOD-NOTES 2 and 7).
+itself left-pads. Where the paper and the authors' code differ,
+:class:`~eodrec.models.base.BackboneConfig` defaults to the paper and offers the code's behaviour
+as an option (METHOD-NOTES 2 and 7).
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from eodrec.data.batch import Batch
-from eodrec.models.base import SessionRecommender
+from eodrec.models.base import BackboneConfig, SessionRecommender
 from eodrec.models.item_tables import ItemTable
-from eodrec.models.readout import READOUT_VARIANTS, ReadoutVariant, SoftAttentionReadout
+from eodrec.models.readout import SoftAttentionReadout
 
 LAYER_NORM_EPS = 1e-12  # the authors' BERT-style value, used by every LayerNorm
-# Backbones by name; eodrec.models.backbones maps each to its class.
-BACKBONE_NAMES: tuple[str, ...] = ("teacher", "sasrec", "gru4rec", "narm", "stamp", "srgnn")
-
-
-@dataclass(frozen=True)
-class TeacherConfig:
-    """Hyperparameters of the teacher backbone. Defaults are the paper's Tmall setting."""
-
-    dim: int = 128  # N: 128 for Tmall, 256 for RetailRocket (Sec. 6.1.3)
-    n_heads: int = 1  # 1 for Tmall, 2 for RetailRocket (Sec. 6.1.3)
-    n_layers: int = 1  # one attention layer is best on both datasets (Sec. 6.1.3)
-    dropout: float = 0.5  # 0.5 for Tmall, 0.2 for RetailRocket (Sec. 6.1.3)
-    max_length: int = 300  # rows of the position table; the authors never truncate sequences
-    ffn_dim: int | None = None  # F, the FFN inner size; None means F = N as in the authors' code
-    readout: ReadoutVariant = "paper"  # "paper" = Eq. 3; "code" = sas.py (tanh, padded mean)
-    ffn_residual_scale: float = 1.0  # paper: a standard residual; the authors' teacher uses 4.0
-    init_range: float = 0.1  # every parameter ~ U(-0.1, 0.1) (Sec. 6.1.3)
-    # Which encoder turns a session into a vector (eodrec.models.backbones): the teacher's, or a
-    # Table 3 baseline's. Baselines read dim, dropout, init_range and n_layers only.
-    backbone: str = "teacher"
-
-    def __post_init__(self) -> None:
-        if self.dim < 1 or self.n_heads < 1 or self.dim % self.n_heads != 0:
-            raise ValueError(
-                f"dim ({self.dim}) must be a positive multiple of n_heads ({self.n_heads})"
-            )
-        if self.n_layers < 1 or self.max_length < 1:
-            raise ValueError("n_layers and max_length must be positive")
-        if not 0.0 <= self.dropout < 1.0:
-            raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
-        if self.ffn_dim is not None and self.ffn_dim < 1:
-            raise ValueError(f"ffn_dim must be positive or None, got {self.ffn_dim}")
-        if self.readout not in READOUT_VARIANTS:
-            raise ValueError(f"readout must be one of {READOUT_VARIANTS}, got {self.readout!r}")
-        if self.init_range <= 0:
-            raise ValueError(f"init_range must be positive, got {self.init_range}")
-        if self.backbone not in BACKBONE_NAMES:
-            raise ValueError(f"backbone must be one of {BACKBONE_NAMES}, got {self.backbone!r}")
-
-    @property
-    def inner_dim(self) -> int:
-        """F, the resolved FFN inner size."""
-        return self.dim if self.ffn_dim is None else self.ffn_dim
 
 
 class Dropout(nn.Dropout):
@@ -92,7 +49,7 @@ class Dropout(nn.Dropout):
 class CausalSelfAttention(nn.Module):
     """Multi-head scaled dot-product self-attention under a given (B, L, L) mask of allowed keys."""
 
-    def __init__(self, config: TeacherConfig) -> None:
+    def __init__(self, config: BackboneConfig) -> None:
         super().__init__()
         self.n_heads = config.n_heads
         self.query = nn.Linear(config.dim, config.dim)
@@ -143,7 +100,7 @@ class CausalSelfAttention(nn.Module):
 class FeedForward(nn.Module):
     """FNN of Eq. 2: Linear(N, F) -> exact GELU -> Linear(F, N) -> dropout."""
 
-    def __init__(self, config: TeacherConfig) -> None:
+    def __init__(self, config: BackboneConfig) -> None:
         super().__init__()
         self.up = nn.Linear(config.dim, config.inner_dim)
         self.down = nn.Linear(config.inner_dim, config.dim)
@@ -160,7 +117,7 @@ class TransformerLayer(nn.Module):
     scales it by 4 (METHOD-NOTES 2.1), a standard block by 1.
     """
 
-    def __init__(self, config: TeacherConfig) -> None:
+    def __init__(self, config: BackboneConfig) -> None:
         super().__init__()
         self.attention = CausalSelfAttention(config)
         self.attention_dropout = Dropout(config.dropout)
@@ -194,7 +151,7 @@ class Teacher(SessionRecommender):
     """
 
     def __init__(
-        self, config: TeacherConfig, n_items: int, item_table: ItemTable | None = None
+        self, config: BackboneConfig, n_items: int, item_table: ItemTable | None = None
     ) -> None:
         super().__init__(config, n_items, item_table)
         self.positions = nn.Embedding(config.max_length, config.dim)  # P
@@ -213,7 +170,7 @@ class Teacher(SessionRecommender):
         self._check_length(batch)
         return self._padded_states(batch, self.item_table.lookup(batch.items))
 
-    def _make_readout(self, config: TeacherConfig) -> nn.Module:
+    def _make_readout(self, config: BackboneConfig) -> nn.Module:
         return SoftAttentionReadout(config.dim, config.readout)
 
     def head_parameters(self) -> list[nn.Parameter]:
