@@ -22,11 +22,11 @@ def main(argv: list[str] | None = None) -> int:
     if not hasattr(args, "handler"):
         parser.print_help()
         return 2
-    from eodrec.book import BookError
+    from eodrec.book.build import BookError
+    from eodrec.book.serve import ServeError
     from eodrec.checkpoint import CheckpointError
     from eodrec.data import DataError
     from eodrec.export import ExportError
-    from eodrec.serve import ServeError
     from eodrec.store import StoreError
 
     logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stderr)
@@ -465,7 +465,7 @@ def _compression_rate(args: argparse.Namespace) -> int:
 
 
 def _book_build(args: argparse.Namespace) -> int:
-    from eodrec.book import PAGES, execute_pages, render_html
+    from eodrec.book.build import PAGES, execute_pages, render_html
 
     parameters = {
         "profile": args.profile,
@@ -477,7 +477,7 @@ def _book_build(args: argparse.Namespace) -> int:
 
 
 def _book_serve(args: argparse.Namespace) -> int:
-    from eodrec.serve import live_book
+    from eodrec.book.serve import live_book
 
     with live_book(args.book / "_build" / "html", args.notebooks, args.port, args.live) as book:
         print(f"book: {book.url}  (Ctrl-C stops)", flush=True)

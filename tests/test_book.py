@@ -6,7 +6,7 @@ import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_notebook
 
-from eodrec.book import BookError, execute_pages, page_notebooks
+from eodrec.book.build import BookError, execute_pages, page_notebooks
 
 ROOT = __import__("pathlib").Path(__file__).resolve().parents[1]
 
@@ -40,7 +40,7 @@ def test_a_bad_page_parameter_is_one_line(tmp_path):
     _page(
         source / "01_page.ipynb",
         'profile = "smoke"',
-        "from eodrec.notebook import page_parameters\npage_parameters(profile)",
+        "from eodrec.book.notebook import page_parameters\npage_parameters(profile)",
     )
     with pytest.raises(BookError) as info:
         execute_pages(source, tmp_path / "pages", {"profile": "fast"})
@@ -62,7 +62,7 @@ def test_every_page_has_a_literal_parameters_cell_then_validation():
 
 
 def test_every_page_ends_with_the_papermill_command_that_regenerates_it():
-    from eodrec.notebook import page_parameters, regenerate_command
+    from eodrec.book.notebook import page_parameters, regenerate_command
 
     for path in sorted((ROOT / "notebooks").glob("[0-9]*.ipynb")):
         last = nbformat.read(path, as_version=4).cells[-1]

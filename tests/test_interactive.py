@@ -7,7 +7,8 @@ from collections import Counter
 import numpy as np
 import pytest
 
-from eodrec import interactive, tables
+from eodrec.book import interactive
+from eodrec.book.tables import fig6_code_usage, table4_sweep
 from tests.test_tables_student import metrics, student, with_usage
 
 HARDWARE = {"cpu": "AMD EPYC", "cpu_count": 2, "device": "cpu"}
@@ -46,7 +47,7 @@ def test_codebook_heatmap_holds_each_datasets_p10_grid_and_its_runs():
         run("Tmall", (1, 128), p10=0.15),
         run("retailrocket", (3, 256), p10=0.40),
     ]
-    fig = interactive.codebook_heatmap(tables.table4(results), results)
+    fig = interactive.codebook_heatmap(table4_sweep.table4(results), results)
     assert [t.name for t in fig.data] == ["RetailRocket", "Tmall"]
     assert [t.visible for t in fig.data] == [True, False]
     assert fig.layout.meta == {"eodrec": "codebook-heatmap", "empty": False}
@@ -66,12 +67,14 @@ def test_codebook_heatmap_holds_each_datasets_p10_grid_and_its_runs():
 
 
 def test_codebook_heatmap_without_results_says_so():
-    assert_empty(interactive.codebook_heatmap(tables.table4([]).fillna({"profile": "missing"})))
+    assert_empty(
+        interactive.codebook_heatmap(table4_sweep.table4([]).fillna({"profile": "missing"}))
+    )
 
 
 def test_codebook_heatmap_of_a_dataset_the_paper_lacks_still_shows_its_run():
     results = [run("toy", (2, 8), p10=0.05)]
-    (trace,) = interactive.codebook_heatmap(tables.table4(results), results).data
+    (trace,) = interactive.codebook_heatmap(table4_sweep.table4(results), results).data
     assert trace.z.tolist() == [[5.0]]
     assert list(trace.customdata[0][0][[0, 4]]) == ["student-toy-quick-2-8", "–"]
 
@@ -113,7 +116,7 @@ def test_code_usage_heatmaps_hold_the_counts_of_each_student():
     tmall = with_usage(run("Tmall", (2, 4)), [[1, 2, 3, 4], [4, 3, 2, 1]])
     retail = with_usage(run("retailrocket", (1, 2)), [[6, 4]])
     students = [tmall, retail]
-    fig = interactive.code_usage_heatmaps(students, tables.code_usage_summary(students))
+    fig = interactive.code_usage_heatmaps(students, fig6_code_usage.code_usage_summary(students))
     assert [t.name for t in fig.data] == ["Tmall", "RetailRocket"]
     assert fig.data[0].z.tolist() == [[1, 2, 3, 4], [4, 3, 2, 1]]
     assert fig.data[1].z.tolist() == [[6, 4]]
@@ -125,7 +128,7 @@ def test_code_usage_heatmaps_hold_the_counts_of_each_student():
 
 
 def test_code_usage_heatmaps_without_students_say_so():
-    assert_empty(interactive.code_usage_heatmaps([], tables.code_usage_summary([])))
+    assert_empty(interactive.code_usage_heatmaps([], fig6_code_usage.code_usage_summary([])))
 
 
 # --- Table 5: latency ----------------------------------------------------------------------------
@@ -185,7 +188,7 @@ def displayed(monkeypatch):
 
 def test_show_emits_only_html_that_loads_nothing_from_the_network(displayed):
     results = [run("Tmall", (4, 32))]
-    fig = interactive.codebook_heatmap(tables.table4(results), results)
+    fig = interactive.codebook_heatmap(table4_sweep.table4(results), results)
     interactive.show(fig)
     interactive.show(fig)
     assert len(displayed) == 2
@@ -203,7 +206,7 @@ def test_show_emits_only_html_that_loads_nothing_from_the_network(displayed):
 def test_each_figure_is_named_for_its_div_id(displayed):
     interactive.show(interactive.sensitivity_curves([], "beta"))
     interactive.show(interactive.latency_bars([]))
-    interactive.show(interactive.code_usage_heatmaps([], tables.code_usage_summary([])))
+    interactive.show(interactive.code_usage_heatmaps([], fig6_code_usage.code_usage_summary([])))
     ids = [re.search(r'id="([^"]+)"', a[0]["text/html"]).group(1) for a, _ in displayed]
     assert ids == [
         "eodrec-fig-sensitivity-beta-1",

@@ -82,15 +82,15 @@ def _bench_rows(times: dict[str, float], runtime: str = "executorch") -> list[di
 
 
 def test_table5_compares_times_over_the_students_with_the_papers():
-    from eodrec import tables
+    from eodrec.book.tables import table5_latency
 
     bench = {"dataset": "Tmall", "rows": _bench_rows({"OD-Rec": 40.0, "Student": 10.0})}
-    cells = tables.table5([bench]).set_index("model")
+    cells = table5_latency.table5([bench]).set_index("model")
     assert cells.loc["OD-Rec", "ours"] == pytest.approx(4.0)
     assert cells.loc["OD-Rec", "paper"] == pytest.approx(0.169 / 0.021)
     assert cells.loc["Student", "ours"] == pytest.approx(1.0)
     assert cells.loc["NARM", "ours"] != cells.loc["NARM", "ours"]  # not measured: NaN
-    assert tables.latency_table(bench)["top-20 as eager"].tolist() == ["5 / 5", "5 / 5"]
+    assert table5_latency.latency_table(bench)["top-20 as eager"].tolist() == ["5 / 5", "5 / 5"]
 
 
 def test_latency_ratios_say_how_many_times_faster_the_student_is():
@@ -101,13 +101,13 @@ def test_latency_ratios_say_how_many_times_faster_the_student_is():
 
 
 def test_table5_wide_has_the_papers_ratio_then_ours_per_runtime():
-    from eodrec import tables
+    from eodrec.book.tables import table5_latency
 
     rows = _bench_rows({"OD-Rec": 40.0, "Student": 10.0}) + _bench_rows(
         {"OD-Rec": 20.0, "Student": 10.0}, runtime="onnx"
     )
-    wide = tables.table5_wide(tables.table5([{"dataset": "Tmall", "rows": rows}]))
+    wide = table5_latency.table5_wide(table5_latency.table5([{"dataset": "Tmall", "rows": rows}]))
     odrec = wide.set_index("model").loc["OD-Rec"]
     assert odrec["executorch"] == pytest.approx(4.0) and odrec["onnx"] == pytest.approx(2.0)
     assert odrec["paper"] == pytest.approx(0.169 / 0.021)
-    assert wide["model"].tolist() == tables.TABLE5_MODELS
+    assert wide["model"].tolist() == table5_latency.TABLE5_MODELS

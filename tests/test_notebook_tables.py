@@ -2,7 +2,7 @@
 
 import pandas as pd
 
-from eodrec.notebook import wide_comparison_table
+from eodrec.book.notebook import wide_comparison_table
 
 
 def cell(method, dataset, quantity, paper, ours):

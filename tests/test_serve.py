@@ -6,8 +6,8 @@ import urllib.request
 
 import pytest
 
+from eodrec.book.serve import ServeError, live_book
 from eodrec.cli import main
-from eodrec.serve import ServeError, live_book
 
 ALLOWED_ORIGIN = "Access-Control-Allow-Origin"
 

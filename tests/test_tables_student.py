@@ -7,7 +7,15 @@ from dataclasses import asdict, replace
 import pandas as pd
 import pytest
 
-from eodrec import tables
+from eodrec.book.tables import (
+    code_mode_audit,
+    compare,
+    fig3_ablation,
+    fig6_code_usage,
+    student_runs,
+    table1_compression,
+    table3_methods,
+)
 from eodrec.models.student import StudentConfig, with_variant
 
 METRICS = ["P@5", "NDCG@5", "P@10", "NDCG@10", "P@20", "NDCG@20", "MRR@20"]
@@ -79,12 +87,12 @@ def cell(cells, quantity, **keys):
 
 
 def test_code_mode_switches_respect_what_a_variant_prescribes():
-    assert tables.code_mode_switches(student()) == {}
+    assert student_runs.code_mode_switches(student()) == {}
     # Stu-w/o-b and Stu-base freeze the teacher by definition: that is not code mode.
-    assert tables.code_mode_switches(student(variant="w/o-b")) == {}
-    assert tables.code_mode_switches(student(variant="base")) == {}
-    assert tables.code_mode_switches(student(freeze_teacher=True)) == {"freeze_teacher": True}
-    assert tables.code_mode_switches(
+    assert student_runs.code_mode_switches(student(variant="w/o-b")) == {}
+    assert student_runs.code_mode_switches(student(variant="base")) == {}
+    assert student_runs.code_mode_switches(student(freeze_teacher=True)) == {"freeze_teacher": True}
+    assert student_runs.code_mode_switches(
         student(eta_convention="code", selection="test-best-per-metric")
     ) == {"eta_convention": "code", "selection": "test-best-per-metric"}
 
@@ -96,7 +104,7 @@ def test_table3_has_the_paper_mode_full_student_beside_the_teacher():
         student(variant="base", p10=0.9),
         student(mixed_table_at_test=True, p10=0.8),
     ]
-    cells = tables.table3(results, methods=["Teacher", "Student"])
+    cells = table3_methods.table3(results, methods=["Teacher", "Student"])
     row = cell(cells, "P@10", method="Student", dataset="Tmall")
     assert row["ours"] == pytest.approx(20.0)
     assert row["paper"] == pytest.approx(27.76)
@@ -110,7 +118,7 @@ def test_table3_has_the_paper_mode_full_student_beside_the_teacher():
 
 def test_table3_refuses_two_runs_for_one_cell():
     with pytest.raises(ValueError, match="more than one result"):
-        tables.table3([student(p10=0.2), student(p10=0.3)], methods=["Student"])
+        table3_methods.table3([student(p10=0.2), student(p10=0.3)], methods=["Student"])
 
 
 # --- Fig. 3 --------------------------------------------------------------------------------------
@@ -122,7 +130,7 @@ def test_ablation_rows_in_the_papers_order_in_percent():
         for i, v in reversed(list(enumerate(["full", "base", "w/o-m", "w/o-c", "w/o-b", "w/o-s"])))
     ]
     results.append(student(freeze_teacher=True, p10=0.5))  # code mode: not a Fig. 3 bar
-    frame = tables.ablation(results)
+    frame = fig3_ablation.ablation(results)
     assert list(frame["variant"]) == [
         "Student",
         "Stu-base",
@@ -137,7 +145,7 @@ def test_ablation_rows_in_the_papers_order_in_percent():
 
 
 def test_ablation_names_retailrocket_as_the_paper_does():
-    frame = tables.ablation([student(dataset="retailrocket", shape=(3, 256))])
+    frame = fig3_ablation.ablation([student(dataset="retailrocket", shape=(3, 256))])
     assert frame["dataset"].tolist() == ["RetailRocket"]
 
 
@@ -148,7 +156,7 @@ def test_kd_gain_is_the_relative_gain_of_full_over_base_beside_the_paper():
         student(variant="w/o-m", p10=0.01, ndcg10=0.01),
         student(dataset="retailrocket", variant="full", p10=0.4, ndcg10=0.3),
     ]
-    cells = tables.kd_gain(results)
+    cells = fig3_ablation.kd_gain(results)
     p10 = cell(cells, "P@10", dataset="Tmall")
     assert p10["ours"] == pytest.approx(10.0)  # 100 * (0.22 / 0.20 - 1)
     assert p10["paper"] == pytest.approx(10.55)
@@ -160,7 +168,7 @@ def test_kd_gain_is_the_relative_gain_of_full_over_base_beside_the_paper():
 
 
 def test_kd_gain_of_a_zero_base_is_nan_not_infinite():
-    cells = tables.kd_gain([student(p10=0.1), student(variant="base", p10=0.0)])
+    cells = fig3_ablation.kd_gain([student(p10=0.1), student(variant="base", p10=0.0)])
     assert math.isnan(cell(cells, "P@10", dataset="Tmall")["ours"])
 
 
@@ -168,7 +176,9 @@ def test_kd_gain_of_a_zero_base_is_nan_not_infinite():
 
 
 def test_code_usage_table_is_one_row_per_codebook_and_codeword():
-    frame = tables.code_usage_table(with_usage(student(shape=(2, 3)), [[3, 0, 1], [2, 2, 0]]))
+    frame = fig6_code_usage.code_usage_table(
+        with_usage(student(shape=(2, 3)), [[3, 0, 1], [2, 2, 0]])
+    )
     assert len(frame) == 6
     assert frame.groupby("codebook")["items"].sum().tolist() == [4, 4]
     pick = frame[(frame["codebook"] == 2) & (frame["codeword"] == 1)]
@@ -182,7 +192,7 @@ def test_code_usage_summary_against_the_papers_range():
     uniform = [[10] * 32 for _ in range(4)]
     retail = with_usage(student(dataset="retailrocket", shape=(4, 32)), uniform)
     toy = with_usage(student(dataset="toy", profile="smoke", shape=(2, 3)), [[1, 1, 1]] * 2)
-    summary = tables.code_usage_summary([tmall, retail, toy]).set_index("dataset")
+    summary = fig6_code_usage.code_usage_summary([tmall, retail, toy]).set_index("dataset")
     row = summary.loc["Tmall"]
     assert (row["min items per codeword"], row["max items per codeword"]) == (0, 3)
     assert (row["paper min"], row["paper max"]) == (1090, 1480)
@@ -208,7 +218,7 @@ def test_student_compression_sits_beside_table4s_rate_for_its_shape():
         student(dataset="retailrocket", shape=(3, 256)),
         student(dataset="toy", shape=(4, 8)),
     ]
-    frame = tables.student_compression(results).set_index("dataset")
+    frame = table1_compression.student_compression(results).set_index("dataset")
     assert frame.loc["Tmall", "paper CR (Table 4)"] == 29
     assert frame.loc["RetailRocket", "paper CR (Table 4)"] == 31
     assert math.isnan(frame.loc["toy", "paper CR (Table 4)"])
@@ -224,7 +234,7 @@ def test_audit_gives_points_against_paper_mode_and_scores_selection_as_the_code_
     mixed = student(mixed_table_at_test=True, p10=0.25, ndcg10=0.12)
     chosen_on_test = student(selection="test-best-per-metric", p10=0.20, ndcg10=0.10)
     chosen_on_test["test_metrics_best_per_metric"] = metrics(0.23, 0.11)
-    frame = tables.audit([chosen_on_test, mixed, paper]).set_index("switch")
+    frame = code_mode_audit.audit([chosen_on_test, mixed, paper]).set_index("switch")
     assert list(frame.index) == [
         "paper mode",
         "mixed_table_at_test=True",
@@ -240,34 +250,34 @@ def test_audit_gives_points_against_paper_mode_and_scores_selection_as_the_code_
 
 
 def test_audit_without_the_paper_mode_run_has_no_deltas():
-    frame = tables.audit([student(untrained_heads=True)])
+    frame = code_mode_audit.audit([student(untrained_heads=True)])
     assert frame["switch"].tolist() == ["untrained_heads=True"]
     assert frame["Δ P@10"].isna().all()
-    assert tables.audit([]).empty
+    assert code_mode_audit.audit([]).empty
 
 
 def test_audit_refuses_mixed_datasets_ablations_and_repeats():
     with pytest.raises(ValueError, match="one dataset"):
-        tables.audit([student(), student(dataset="retailrocket")])
+        code_mode_audit.audit([student(), student(dataset="retailrocket")])
     with pytest.raises(ValueError, match="ablation"):
-        tables.audit([student(variant="w/o-c")])
+        code_mode_audit.audit([student(variant="w/o-c")])
     with pytest.raises(ValueError, match="more than one result"):
-        tables.audit([student(), student()])
+        code_mode_audit.audit([student(), student()])
 
 
 def test_audit_reads_stu_wo_b_as_the_frozen_teacher_switch():
-    frame = tables.audit([student(p10=0.2), student(variant="w/o-b", p10=0.19)])
+    frame = code_mode_audit.audit([student(p10=0.2), student(variant="w/o-b", p10=0.19)])
     assert frame["switch"].tolist() == ["paper mode", "freeze_teacher=True"]
     assert frame["Δ P@10"].iloc[1] == pytest.approx(-1.0)
 
 
 def test_audit_table_is_a_frame_of_numbers():
-    frame = tables.audit([student(), student(code_snapshot="first-epoch-sample")])
+    frame = code_mode_audit.audit([student(), student(code_snapshot="first-epoch-sample")])
     assert pd.api.types.is_float_dtype(frame["Δ NDCG@10"])
 
 
 def test_text_findings_reads_a_statement_with_commas_whole():
-    findings = tables.text_findings().set_index("id")
+    findings = compare.text_findings().set_index("id")
     assert "drops drastically" in findings.loc["fig3_mixup", "statement"]
     assert "(w/o-c, w/o-b, w/o-s)" in findings.loc["fig3_mixup", "statement"]
     assert findings.loc["fig3_mixup", "value"] == "qualitative"
@@ -284,7 +294,7 @@ def test_student_diagnosis_reports_code_collisions_and_the_teacher_before_and_af
     }
     result["teacher_start_test_metrics"] = metrics(0.26, 0.17)
     result["teacher_test_metrics"] = metrics(0.16, 0.10)
-    row = tables.student_diagnosis([result]).iloc[0]
+    row = student_runs.student_diagnosis([result]).iloc[0]
     assert row["items sharing their whole code (%)"] == 25.0
     assert row["code entropy (bits, mean over codebooks)"] == 2.0
     assert row["teacher P@10 before"] == pytest.approx(26.0)
@@ -302,7 +312,7 @@ def test_student_diagnosis_names_what_a_run_does_beyond_the_paper():
     for run in [*runs, stored_before]:
         run["code_usage"] = usage
         run["teacher_start_test_metrics"] = run["teacher_test_metrics"] = metrics(0.2, 0.1)
-    rows = tables.student_diagnosis([*runs, stored_before])
+    rows = student_runs.student_diagnosis([*runs, stored_before])
     assert list(rows["setting"]) == [
         "code_learning=residual-kmeans",
         "teacher_rec=True",

@@ -1,8 +1,9 @@
 """Sphinx extension: plotly.min.js, shipped once in the build, on the pages that draw with it.
 
 The notebooks emit their interactive figures as HTML that calls ``Plotly.newPlot`` without
-bundling plotly.js (``eodrec.interactive.show``), so that a page does not carry 3.5 MB per figure
-nor fetch plotly from a CDN. The script must load before the figures, hence in the page head.
+bundling plotly.js (``eodrec.book.interactive.show``), so that a page does not carry 3.5 MB per
+figure nor fetch plotly from a CDN. The script must load before the figures, hence in the page
+head.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from pathlib import Path
 
 from sphinx.application import Sphinx
 
-from eodrec.interactive import plotly_js_path
+from eodrec.book.interactive import plotly_js_path
 
 FILENAME = "plotly.min.js"
 

@@ -570,7 +570,7 @@ def check_book(
     Raises BrowserUnavailable if Chromium is missing and FileNotFoundError if ``html_dir`` is.
     ``on_page`` is called with each PageResult as soon as it is known.
     """
-    from eodrec.serve import live_book
+    from eodrec.book.serve import live_book
 
     root = Path(html_dir).resolve()
     if not (root / "index.html").is_file() and not any(root.glob("*.html")):

@@ -1,7 +1,7 @@
 """The book's interactive figures: plotly versions of the static figures, for exploring.
 
 A static figure can only be read off; these answer hover with the exact value and the run that
-produced it, and let a reader hide datasets. They are built from the same :mod:`eodrec.tables`
+produced it, and let a reader hide datasets. They are built from the same :mod:`eodrec.book.tables`
 frames as the paper-style figures they sit beside, and :func:`show` writes them as plain HTML
 that expects the ``plotly.min.js`` the book ships (:func:`plotly_js_path`).
 """
@@ -17,8 +17,10 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from eodrec import tables
-from eodrec.paper import PAPER_DATASET_NAMES
+from eodrec.book.tables.compare import dataset_name
+from eodrec.book.tables.fig4_sensitivity import sensitivity
+from eodrec.book.tables.fig6_code_usage import code_usage_table
+from eodrec.book.tables.table5_latency import latency_table
 
 EMPTY = "no stored results for this profile"
 RUN_FIELDS = ["run", "profile", "wall time", "machine"]
@@ -67,7 +69,8 @@ def show(fig: go.Figure) -> None:
 
 def codebook_heatmap(cells: pd.DataFrame, results: Sequence[dict] = ()) -> go.Figure:
     """Table 4's test P@10 over M x K, one heatmap per dataset behind buttons; ``cells`` are
-    :func:`eodrec.tables.table4`'s, ``results`` the runs behind them (for the hover)."""
+    :func:`eodrec.book.tables.table4_sweep.table4`'s, ``results`` the runs behind them (for
+    the hover)."""
     keys = ["dataset", "M", "K"]
     wide = cells.pivot(index=keys, columns="quantity", values=["ours", "paper"])
     points = pd.DataFrame(
@@ -80,7 +83,7 @@ def codebook_heatmap(cells: pd.DataFrame, results: Sequence[dict] = ()) -> go.Fi
     )
     points = points.dropna(subset=["ours"]).reset_index()
     students = [(r, r["config"]["student"]) for r in results]
-    runs = {(_dataset(r), s["n_codebooks"], s["n_codewords"]): r for r, s in students}
+    runs = {(dataset_name(r), s["n_codebooks"], s["n_codewords"]): r for r, s in students}
     details = [
         _details(runs.get((d, m, k), {"profile": profile}))
         for d, m, k, profile in points[[*keys, "profile"]].itertuples(index=False)
@@ -100,10 +103,11 @@ def codebook_heatmap(cells: pd.DataFrame, results: Sequence[dict] = ()) -> go.Fi
 
 def code_usage_heatmaps(students: Sequence[dict], summary: pd.DataFrame) -> go.Figure:
     """Fig. 6: items per codeword of each student, one heatmap per dataset behind buttons;
-    ``summary`` is :func:`eodrec.tables.code_usage_summary` of ``students``, in their order."""
+    ``summary`` is :func:`eodrec.book.tables.fig6_code_usage.code_usage_summary` of
+    ``students``, in their order."""
     panels = []
     for result, row in zip(students, summary.to_dict("records"), strict=True):
-        usage = tables.code_usage_table(result)
+        usage = code_usage_table(result)
         usage["share"] = (usage["items"] / row["uniform share |V|/K"]).map("{:.2f}".format)
         usage["uniform"] = f"{row['uniform share |V|/K']:,.1f}"
         usage = usage.assign(**dict(zip(RUN_FIELDS, _details(result), strict=True)))
@@ -123,11 +127,11 @@ def sensitivity_curves(results: Sequence[dict], setting: str) -> go.Figure:
     fig = _figure(f"sensitivity-{setting}", f"Test metrics over {setting}", 420, not results)
     if not results:
         return fig
-    curves = tables.sensitivity(list(results), setting)
+    curves = sensitivity(list(results), setting)
     curves = curves.pivot_table(
         index=["dataset", "metric", setting], columns="split", values="value (%)"
     ).reset_index()
-    runs = {(_dataset(r), r["config"]["student"][setting]): _details(r) for r in results}
+    runs = {(dataset_name(r), r["config"]["student"][setting]): _details(r) for r in results}
     curves[RUN_FIELDS] = [runs[key] for key in curves[["dataset", setting]].itertuples(index=False)]
     for c, (dataset, of_dataset) in enumerate(curves.groupby("dataset", sort=True)):
         for d, (metric, line) in enumerate(of_dataset.groupby("metric", sort=False)):
@@ -156,12 +160,12 @@ def latency_bars(benches: Sequence[dict]) -> go.Figure:
     fig = _figure("latency", "Milliseconds per 100 sessions (median, one thread)", 460, not benches)
     if not benches:
         return fig
-    names = [_dataset(b) for b in benches]
+    names = [dataset_name(b) for b in benches]
     fig = make_subplots(rows=1, cols=len(benches), subplot_titles=names, figure=fig)
     runtimes = list(dict.fromkeys(r["runtime"] for b in benches for r in b["rows"]))
     for col, (bench, dataset) in enumerate(zip(benches, names, strict=True), start=1):
         _, profile, wall, machine = _details(bench)
-        table = tables.latency_table(bench).assign(
+        table = latency_table(bench).assign(
             run=[r.get("run", "?") for r in bench["rows"]],
             profile=profile,
             wall=f"{wall} (benchmark)",
@@ -261,10 +265,6 @@ def _details(result: dict) -> list[str]:
         "?" if wall is None else f"{wall / 60:.1f} min",
         f"{hw.get('cpu', '?')}, {hw.get('cpu_count', '?')} cores, {hw.get('device', '?')}",
     ]
-
-
-def _dataset(result: dict) -> str:
-    return PAPER_DATASET_NAMES.get(result["dataset"], result["dataset"])
 
 
 def _number(value: float, unit: str = "") -> str:

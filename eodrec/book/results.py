@@ -1,0 +1,142 @@
+"""The stored results a page shows, and the command that produces each missing one.
+
+Pages read results, they do not train: ``quick`` and ``paper`` pages show what is stored in
+``results/`` and name the ``eodrec`` command for each missing run. Only the ``smoke`` profile
+trains (or times) a missing result on the spot, seconds on the toy data, and keeps it in the
+cache directory, so the committed ``results/`` only ever holds real-data runs. That is the
+book layer's only use of training (:func:`_train_on_the_spot`): through the experiment API,
+imported only then; the book never imports the training loop itself.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from eodrec.book.notebook import Page
+
+
+def stored_results(
+    experiment: str, page: Page, overrides: Sequence[str] = ()
+) -> tuple[list[dict], list[str]]:
+    """The stored result of ``experiment`` (with ``key=value`` ``overrides``, e.g.
+    ``["variant=base"]``) for each dataset of the page's profile.
+
+    Returns the results found and, for each missing one, the command that produces it. With the
+    ``smoke`` profile a missing result is trained on the spot (seconds on the toy data) and kept
+    in the cache directory, so the committed ``results/`` only ever holds real-data runs.
+    """
+    from eodrec.config import make_config
+
+    settings = f" --set {' '.join(overrides)}" if overrides else ""
+    configs = [
+        make_config(experiment, dataset, page.profile, overrides) for dataset in page.datasets
+    ]
+    return _results_of(
+        configs,
+        page,
+        lambda c: (
+            f"eodrec train {experiment} --dataset {c.data.dataset} --profile {c.profile}" + settings
+        ),
+    )
+
+
+def sweep_results(name: str, page: Page) -> tuple[list[dict], list[str]]:
+    """The stored results of every point of sweep ``name`` (:mod:`eodrec.sweeps`) on the page's
+    datasets, and the command that trains the missing ones (smoke: trained on the spot)."""
+    from eodrec.sweeps import grid_configs
+
+    found, missing = _results_of(
+        grid_configs(name, page.profile, page.datasets),
+        page,
+        lambda c: f"eodrec sweep {name} --profile {c.profile} --dataset {c.data.dataset}",
+    )
+    return found, list(dict.fromkeys(missing))
+
+
+def _results_of(configs, page: Page, command) -> tuple[list[dict], list[str]]:
+    store = _page_store(page)
+    found, missing = [], []
+    for config in configs:
+        result = store.find(config)
+        if result is None and page.profile == "smoke":
+            result = _train_on_the_spot(config, page, store)
+        if result is None:
+            missing.append(command(config))
+        else:
+            found.append(result)
+    return found, missing
+
+
+def _train_on_the_spot(config, page: Page, store) -> dict:
+    """Train a missing smoke result now (seconds on the toy data) and store it: the one place
+    the book layer has a model trained."""
+    from eodrec.experiment import Experiment
+
+    return Experiment(config, page.data_dir, store, progress=False).run()
+
+
+def _page_store(page: Page):
+    """The results a page reads: ``results/``, or with ``smoke`` the cache's runs."""
+    from eodrec.store import ResultsStore, results_root
+
+    return ResultsStore(results_root(page.profile))
+
+
+def gather_results(
+    page: Page, runs: Sequence[tuple[str, Sequence[str]]]
+) -> tuple[list[dict], list[str]]:
+    """:func:`stored_results` of several ``(experiment, overrides)`` runs, e.g. every baseline
+    of Table 3 as ``("teacher", ["backbone=narm"])``: the results found and the commands for
+    the missing ones."""
+    found, missing = [], []
+    for experiment, overrides in runs:
+        results, absent = stored_results(experiment, page, overrides)
+        found += results
+        missing += absent
+    return found, missing
+
+
+# The models the smoke page times on the spot: the paper's headline comparison.
+SMOKE_LATENCY_MODELS = ("Teacher", "OD-Rec", "Student (dense)", "Student")
+
+
+def latency_results(page: Page) -> tuple[list[dict], list[str]]:
+    """The stored latency benchmark (``eodrec bench latency``) of each dataset of the page's
+    profile, and the command for each missing one. With ``smoke`` the toy runs (trained on the
+    spot) are timed on the spot: a few calls, eager and, when installed, ExecuTorch."""
+    import importlib.util
+    import json
+
+    from eodrec.latency import bench_latency, latency_path
+    from eodrec.store import results_root
+
+    if page.profile == "smoke":
+        gather_results(page, [("teacher", []), ("odrec", []), ("student", [])])
+        runtimes = ("eager", "executorch") if importlib.util.find_spec("executorch") else ("eager",)
+        benches = [
+            bench_latency(
+                dataset,
+                "smoke",
+                repeats=3,
+                results=results_root("smoke"),
+                data_dir=page.data_dir,
+                models=SMOKE_LATENCY_MODELS,
+                runtimes=runtimes,
+                progress=False,
+            )  # fmt: skip
+            for dataset in page.datasets
+        ]
+        return benches, []
+    found, missing = [], []
+    for dataset in page.datasets:
+        path = latency_path(results_root(page.profile), dataset, page.profile)
+        if path.exists():
+            found.append(json.loads(path.read_text()))
+        else:
+            missing.append(f"eodrec bench latency --dataset {dataset} --profile {page.profile}")
+    return found, missing
+
+
+def page_results(page: Page) -> list[dict]:
+    """Every stored result of the page's profile (smoke: the ones trained on the spot)."""
+    return [r for r in _page_store(page).runs() if r["profile"] == page.profile]

@@ -1,0 +1,45 @@
+"""Where each stored run comes from: the status page's table of every result, and the table
+under each page of the runs behind its numbers (commit, machine, data checksums, wall time)."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+
+def status_table(results: list[dict]) -> pd.DataFrame:
+    """One line per result: what it is and everything that produced it."""
+    if not results:
+        return pd.DataFrame()
+    rows = [
+        {
+            "model": r["model"],
+            "dataset": r["dataset"],
+            "created": r["provenance"]["created"][:16].replace("T", " "),
+            "torch": r["provenance"]["versions"]["torch"],
+            "python": r["provenance"]["versions"]["python"],
+        }
+        for r in results
+    ]
+    return pd.concat([pd.DataFrame(rows), run_provenance_table(results)], axis=1)
+
+
+def run_provenance_table(results: list[dict]) -> pd.DataFrame:
+    """One line per run: what produced the numbers beside it."""
+    return pd.DataFrame(
+        [
+            {
+                "run": r["id"],
+                "profile": r["profile"],
+                "selected epoch": r["selected_epoch"],
+                "epochs run": r["epochs_run"],
+                "wall time (min)": round(r["wall_time_s"] / 60, 1),
+                "commit": r["provenance"]["git_commit"][:12],
+                "machine": f"{r['provenance']['hardware']['cpu']} "
+                f"({r['provenance']['hardware']['device']})",
+                "data sha256": ", ".join(
+                    v[:12] for v in r["provenance"]["data_checksums"].values()
+                ),
+            }
+            for r in results
+        ]
+    )
