@@ -330,8 +330,9 @@ def _runs(args: argparse.Namespace) -> int:
         return 0
     for row in rows:
         metrics = row["metrics"]
+        epoch = "-" if row["selected_epoch"] is None else row["selected_epoch"]  # a baseline
         print(
-            f"{row['id']:<44} epoch {row['selected_epoch']:>3}  "
+            f"{row['id']:<44} epoch {epoch:>3}  "
             f"P@10 {100 * metrics['P@10']:6.2f}  NDCG@10 {100 * metrics['NDCG@10']:6.2f}  "
             f"{row['wall_time_s'] / 60:6.1f} min"
         )

@@ -18,6 +18,7 @@ from dataclasses import asdict, dataclass, field, fields
 
 from eodrec.data.files import DATASETS, resolve_data_dir
 from eodrec.data.names import REAL_DATASETS, SYNTHETIC, check_dataset
+from eodrec.heuristics.config import METHODS, BaselineConfig, default_settings
 from eodrec.models.base import BackboneConfig
 from eodrec.models.odrec import ODRecConfig
 from eodrec.models.student import ABLATIONS, StudentConfig
@@ -214,14 +215,15 @@ class ExperimentConfig:
     experiment: str
     profile: str
     data: DataConfig
-    model: BackboneConfig
-    train: TrainConfig
+    model: BackboneConfig | None = None  # None for a baseline only: it has no network
+    train: TrainConfig | None = None  # None for a baseline only: it has no training loop
     student: StudentConfig | None = None  # set for the student only
     odrec: ODRecConfig | None = None  # set for OD-Rec only
+    baseline: BaselineConfig | None = None  # set for a baseline only
 
     def to_dict(self) -> dict[str, object]:
         values = asdict(self)
-        for section in ("student", "odrec"):  # absent sections keep older hashes unchanged
+        for section in OPTIONAL_SECTIONS:  # absent sections keep older hashes unchanged
             if values[section] is None:
                 del values[section]
         for section, defaults in LATE_DEFAULTS.items():
@@ -236,10 +238,13 @@ class ExperimentConfig:
             experiment=values["experiment"],
             profile=values["profile"],
             data=DataConfig(**values["data"]),
-            model=BackboneConfig(**values["model"]),
-            train=TrainConfig(**values["train"]),
+            model=BackboneConfig(**values["model"]) if values.get("model") else None,
+            train=TrainConfig(**values["train"]) if values.get("train") else None,
             student=StudentConfig(**values["student"]) if values.get("student") else None,
             odrec=_odrec_from_dict(values["odrec"]) if values.get("odrec") else None,
+            baseline=BaselineConfig.from_dict(values["baseline"])
+            if values.get("baseline")
+            else None,
         )
 
     def config_hash(self) -> str:
@@ -252,7 +257,8 @@ class ExperimentConfig:
         return f"{self.experiment}-{self.data.dataset}-{self.profile}-{self.config_hash()}"
 
 
-EXPERIMENTS = ("teacher", "student", "odrec")
+OPTIONAL_SECTIONS = ("model", "train", "student", "odrec", "baseline")
+EXPERIMENTS = ("teacher", "student", "odrec", "baseline")
 DISTILLED = ("student", "odrec")  # experiments that learn from a stored teacher run
 
 
@@ -275,7 +281,7 @@ def make_config(
         "model": dict(defaults.model),
         "train": dict(plan.train),
     }
-    classes = {"data": DataConfig, "model": BackboneConfig, "train": TrainConfig}
+    classes: dict[str, type] = {"data": DataConfig, "model": BackboneConfig, "train": TrainConfig}
     if experiment == "student":
         sections["student"] = {**defaults.student, "code_epochs": plan.code_epochs}
         classes["student"] = StudentConfig
@@ -284,9 +290,14 @@ def make_config(
         classes["odrec"] = ODRecConfig
     if experiment in DISTILLED:  # the joint stage's budget
         sections["train"].update(plan.joint)
-    owner = {f.name: section for section, cls in classes.items() for f in fields(cls)}
     changes = [(key, value, f"{key}={value!r}") for key, value in settings.items()]
     changes += [_split_override(item) + (item,) for item in overrides]
+    if experiment == "baseline":  # no network, no training: the data and the method's grid
+        method = next((value for key, value, _ in changes if key == "method"), None)
+        check_choice("method", method, METHODS)
+        sections = {"data": sections["data"], "baseline": default_settings(method)}
+        classes = {"data": DataConfig, "baseline": BaselineConfig}
+    owner = {f.name: section for section, cls in classes.items() for f in fields(cls)}
     # A Fig. 3 variant is a preset: its settings first, so explicit overrides can be checked
     # against it (StudentConfig rejects e.g. variant=w/o-c with beta=0.5).
     for key, value, _ in changes:
@@ -306,11 +317,7 @@ def make_config(
         return ExperimentConfig(
             experiment,
             profile,
-            DataConfig(**sections["data"]),
-            BackboneConfig(**sections["model"]),
-            TrainConfig(**sections["train"]),
-            StudentConfig(**sections["student"]) if "student" in sections else None,
-            ODRecConfig(**sections["odrec"]) if "odrec" in sections else None,
+            **{section: classes[section](**values) for section, values in sections.items()},
         )
     except ValueError as error:
         raise ParameterError(str(error)) from None

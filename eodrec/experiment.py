@@ -4,7 +4,9 @@ An experiment looks its config up in the results store first. A teacher is one s
 student is three (its stored teacher, trained first if missing; the code-learning stage, cached
 under its own hash so that every Fig. 3 variant shares one set of codes; the joint distillation
 stage); OD-Rec distils from the stored teacher in one stage. Each stage is fitted by
-:class:`~eodrec.train.TrainingLoop`; the test split is scored once, for the selected model.
+:class:`~eodrec.train.TrainingLoop`; the test split is scored once, for the selected model. A
+baseline (:mod:`eodrec.heuristics`) trains nothing: it is tuned on validation, then tested once.
+Every new result keeps its per-session test ranks beside its JSON (:mod:`eodrec.ranks`).
 """
 
 from __future__ import annotations
@@ -29,6 +31,8 @@ from eodrec.config import ExperimentConfig, teacher_config
 from eodrec.data import SessionData, hot_item_mask
 from eodrec.data.splits import Splits, load_splits
 from eodrec.distill import HotColdRecombination
+from eodrec.evaluate import rank_targets
+from eodrec.heuristics.run import run_baseline
 from eodrec.memory import tune_glibc_malloc
 from eodrec.metrics import PADDING_ID
 from eodrec.models import CodeLearner, SessionRecommender
@@ -38,6 +42,7 @@ from eodrec.models.code_learning import residual_kmeans
 from eodrec.models.codes import sum_of_rows
 from eodrec.models.student import StudentConfig
 from eodrec.provenance import git_commit, provenance
+from eodrec.ranks import record_test
 from eodrec.stages import CodeLearningStage, JointStage, TeacherStage
 from eodrec.store import ResultsStore
 from eodrec.train import TrainingLoop, pick_device, refuse_to_overwrite
@@ -77,6 +82,7 @@ class Experiment:
             "teacher": self._run_teacher,
             "student": self._run_student,
             "odrec": self._run_odrec,
+            "baseline": self._run_baseline,
         }[self.config.experiment]
         result = run(data, splits, resume, rerun)
         self.store.save(result, replace=rerun or stored is not None)
@@ -90,8 +96,7 @@ class Experiment:
             build_model(self.config, data.n_items).to(self.device), train.lr, train.weight_decay
         )
         state = self._fit(stage, splits, self.dir, train.epochs, resume, rerun)
-        test = self.loop.evaluate(stage.model, splits.test)
-        return self._result(data, splits, state, test)
+        return self._result(data, splits, state, stage.model)
 
     def _run_student(self, data: SessionData, splits: Splits, resume: bool, rerun: bool) -> dict:
         config, student_config = self.config, self.config.student
@@ -154,6 +159,20 @@ class Experiment:
         )
         return result
 
+    def _run_baseline(self, data: SessionData, splits: Splits, resume: bool, rerun: bool) -> dict:
+        """A heuristic: nothing to resume, no epochs; tuned on validation, tested once."""
+        fields, ranks = run_baseline(self.config.baseline, splits, data.n_items)
+        return {
+            **self._header(splits),
+            "selected_epoch": None,
+            "epochs_run": 0,
+            **fields,
+            **record_test(self.store, self.config.run_id, ranks, splits.test),
+            "provenance": provenance(
+                self.config.profile, data.checksums, device="cpu", commit=self.loop.commit
+            ),
+        }
+
     # --- the stages before and around distillation -------------------------------------------
 
     def _stored_teacher(self, data: SessionData, resume: bool) -> tuple[SessionRecommender, dict]:
@@ -201,7 +220,7 @@ class Experiment:
             student, teacher, recombination, hot, settings, train.lr, train.weight_decay
         )
         state = self._fit(stage, splits, self.dir, train.epochs, resume, rerun, on_test)
-        result = self._result(data, splits, state, self.loop.evaluate(student, splits.test))
+        result = self._result(data, splits, state, student)
         result.update(
             teacher_run=teacher_config(config).run_id,
             teacher_start_test_metrics=teacher_result["test_metrics"],
@@ -269,9 +288,9 @@ class Experiment:
             stage, splits, directory, epochs, resume, rerun, self.config.config_hash(), on_test
         )
 
-    def _result(self, data: SessionData, splits: Splits, state: dict, test: dict) -> dict:
+    def _header(self, splits: Splits) -> dict:
+        """What a result is of: the fields every result starts with."""
         config = self.config
-        selected = next(h for h in state["history"] if h["epoch"] == state["best_epoch"])
         return {
             "id": config.run_id,
             "experiment": config.experiment,
@@ -280,12 +299,25 @@ class Experiment:
             "profile": config.profile,
             "config_hash": config.config_hash(),
             "config": config.to_dict(),
+            "examples": {name: len(getattr(splits, name)) for name in ("train", "valid", "test")},
+        }
+
+    def _result(
+        self, data: SessionData, splits: Splits, state: dict, model: SessionRecommender
+    ) -> dict:
+        """The result of a trained ``model`` in its selected state; its test split ranked now."""
+        config, test = self.config, splits.test
+        selected = next(h for h in state["history"] if h["epoch"] == state["best_epoch"])
+        ranks = rank_targets(
+            model, test.sequences, test.targets, config.train.eval_batch_size, self.device
+        )
+        return {
+            **self._header(splits),
             "selected_epoch": state["best_epoch"],
             "epochs_run": len(state["history"]),
             "valid_metrics": selected["valid"],
-            "test_metrics": test,
+            **record_test(self.store, config.run_id, ranks, test),
             "history": state["history"],
-            "examples": {name: len(getattr(splits, name)) for name in ("train", "valid", "test")},
             "wall_time_s": state["wall_time"],
             "provenance": provenance(
                 config.profile,
@@ -321,7 +353,10 @@ def kmeans_codes(teacher: SessionRecommender, student: StudentConfig, seed: int,
 
 def model_name(config: ExperimentConfig) -> str:
     """What a result is of: the backbone for a full-table run, ``student`` for the paper's
-    student, ``narm-student`` for Table 6's NARM-dagger, ``odrec`` for OD-Rec."""
+    student, ``narm-student`` for Table 6's NARM-dagger, ``odrec`` for OD-Rec, the method's name
+    (``pop``, ``recency``, ``sknn``, ``sr``) for a baseline."""
+    if config.baseline is not None:
+        return config.baseline.method
     backbone = config.model.backbone
     if config.experiment == "teacher":
         return backbone

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from eodrec.checkpoint import load_selected_checkpoint
+from eodrec.checkpoint import CheckpointError, load_selected_checkpoint
 from eodrec.config import ExperimentConfig
 from eodrec.data.splits import Examples, load_splits
 from eodrec.evaluate import evaluate, predict_topk
@@ -50,6 +50,10 @@ def load_run(
 ) -> Run:
     """The stored run ``run_id`` with its selected (best-validation) checkpoint loaded."""
     result = ResultsStore(results).load(run_id)
+    if result["experiment"] == "baseline":
+        raise CheckpointError(
+            f"{run_id} is a baseline: no model to load; its test ranks are stored"
+        )
     config = ExperimentConfig.from_dict(result["config"])
     data, splits = load_splits(config.data, data_dir)
     best = load_selected_checkpoint(result, cache_dir)

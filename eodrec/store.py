@@ -103,9 +103,9 @@ class ResultsStore:
         return result
 
 
-def atomic_write_npz(path: Path, **arrays) -> None:
-    """``numpy.savez`` through a temp file and a rename."""
+def atomic_write_npz(path: Path, compressed: bool = False, **arrays) -> None:
+    """``numpy.savez`` (or ``savez_compressed``) through a temp file and a rename."""
     import numpy as np
 
     with atomic_path(path) as temp, open(temp, "wb") as out:
-        np.savez(out, **arrays)
+        (np.savez_compressed if compressed else np.savez)(out, **arrays)
