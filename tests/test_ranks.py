@@ -1,7 +1,9 @@
 """Per-session ranks: the repeat / explore split by hand, and a trained model's stored ranks."""
 
 import hashlib
+import json
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -49,3 +51,21 @@ def test_a_trained_models_ranks_are_stored_and_give_its_test_metrics(tmp_path):
     path.write_bytes(path.read_bytes()[:-1])  # a damaged file is refused, not read
     with pytest.raises(StoreError, match="is not the ranks file"):
         load_ranks(store, result)
+
+
+RESULTS = Path(__file__).parents[1] / "results"
+RANKED = [p for p in sorted(RESULTS.glob("*/*.json")) if "ranks" in json.loads(p.read_text())]
+
+
+def test_the_committed_ranks_files_are_found():
+    assert len(RANKED) >= 8  # the four baselines on both datasets
+
+
+@pytest.mark.parametrize("path", RANKED, ids=lambda p: p.stem)
+def test_every_committed_ranks_file_gives_its_results_test_metrics(path):
+    result = json.loads(path.read_text())
+    ranks = load_ranks(ResultsStore(RESULTS), result)
+    assert len(ranks) == result["examples"]["test"]
+    assert evaluate_ranks(ranks) == result["test_metrics"]
+    breakdown = result["test_breakdown"]
+    assert breakdown["repeat"]["count"] + breakdown["explore"]["count"] == len(ranks)
