@@ -21,6 +21,7 @@ from eodrec.data.names import REAL_DATASETS, SYNTHETIC, check_dataset
 from eodrec.heuristics.config import METHODS, BaselineConfig, default_settings
 from eodrec.models.base import BackboneConfig
 from eodrec.models.odrec import ODRecConfig
+from eodrec.models.repeat import RepeatConfig
 from eodrec.models.student import ABLATIONS, StudentConfig
 
 PROFILES: dict[str, str] = {
@@ -220,6 +221,7 @@ class ExperimentConfig:
     student: StudentConfig | None = None  # set for the student only
     odrec: ODRecConfig | None = None  # set for OD-Rec only
     baseline: BaselineConfig | None = None  # set for a baseline only
+    repeat: RepeatConfig | None = None  # set for a model with the repeat mechanism
 
     def to_dict(self) -> dict[str, object]:
         values = asdict(self)
@@ -245,6 +247,7 @@ class ExperimentConfig:
             baseline=BaselineConfig.from_dict(values["baseline"])
             if values.get("baseline")
             else None,
+            repeat=RepeatConfig.from_dict(values["repeat"]) if values.get("repeat") else None,
         )
 
     def config_hash(self) -> str:
@@ -257,7 +260,7 @@ class ExperimentConfig:
         return f"{self.experiment}-{self.data.dataset}-{self.profile}-{self.config_hash()}"
 
 
-OPTIONAL_SECTIONS = ("model", "train", "student", "odrec", "baseline")
+OPTIONAL_SECTIONS = ("model", "train", "student", "odrec", "baseline", "repeat")
 EXPERIMENTS = ("teacher", "student", "odrec", "baseline")
 DISTILLED = ("student", "odrec")  # experiments that learn from a stored teacher run
 
@@ -297,6 +300,11 @@ def make_config(
         check_choice("method", method, METHODS)
         sections = {"data": sections["data"], "baseline": default_settings(method)}
         classes = {"data": DataConfig, "baseline": BaselineConfig}
+    if _repeat_switch(changes):  # the repeat mechanism: a section of its own, so its own run
+        if experiment == "baseline":
+            raise ParameterError("repeat=true applies to trained models, not to a baseline")
+        sections["repeat"], classes["repeat"] = {}, RepeatConfig
+    changes = [change for change in changes if change[0] != "repeat"]
     owner = {f.name: section for section, cls in classes.items() for f in fields(cls)}
     # A Fig. 3 variant is a preset: its settings first, so explicit overrides can be checked
     # against it (StudentConfig rejects e.g. variant=w/o-c with beta=0.5).
@@ -321,6 +329,18 @@ def make_config(
         )
     except ValueError as error:
         raise ParameterError(str(error)) from None
+
+
+def _repeat_switch(changes: list[tuple[str, object, str]]) -> bool:
+    """Whether ``repeat=true`` is among the changes (the last one says)."""
+    switch = False
+    for key, value, item in changes:
+        if key == "repeat":
+            text = str(value).lower()
+            if text not in ("true", "false", "1", "0"):
+                raise ParameterError(f"{item!r}: repeat takes true or false")
+            switch = text in ("true", "1")
+    return switch
 
 
 def teacher_config(config: ExperimentConfig) -> ExperimentConfig:
@@ -378,11 +398,12 @@ def _parse_value(cls: type, key: str, text: str) -> object:
             return None
         hint = next(a for a in args if a is not type(None))
     if typing.get_origin(hint) is tuple:  # e.g. item_shape=169,241
+        kind = typing.get_args(hint)[0]
         try:
-            return tuple(int(part) for part in text.split(","))
+            return tuple(kind(part) for part in text.split(","))
         except ValueError:
             raise ParameterError(
-                f"{key}={text!r} is not a comma-separated list of integers"
+                f"{key}={text!r} is not a comma-separated list of {kind.__name__}s"
             ) from None
     if typing.get_origin(hint) is typing.Literal:
         check_choice(key, text, typing.get_args(hint))

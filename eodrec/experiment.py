@@ -15,11 +15,13 @@ import hashlib
 import json
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import torch
 
 from eodrec import compression
+from eodrec.calibrate import calibrated_test
 from eodrec.checkpoint import (
     CheckpointError,
     load_checkpoint,
@@ -37,7 +39,7 @@ from eodrec.memory import tune_glibc_malloc
 from eodrec.metrics import PADDING_ID
 from eodrec.models import CodeLearner, SessionRecommender
 from eodrec.models.backbones import build_backbone
-from eodrec.models.build import build_model, build_odrec, build_student
+from eodrec.models.build import build_model, build_odrec, build_student, restore_model
 from eodrec.models.code_learning import residual_kmeans
 from eodrec.models.codes import sum_of_rows
 from eodrec.models.student import StudentConfig
@@ -78,12 +80,16 @@ class Experiment:
         refuse_to_overwrite(self.dir, self.config.run_id, resume, rerun)
         tune_glibc_malloc()
         data, splits = load_splits(self.config.data, self.data_dir)
-        run = {
-            "teacher": self._run_teacher,
-            "student": self._run_student,
-            "odrec": self._run_odrec,
-            "baseline": self._run_baseline,
-        }[self.config.experiment]
+        run = (
+            self._run_with_repeat
+            if self.config.repeat is not None
+            else {
+                "teacher": self._run_teacher,
+                "student": self._run_student,
+                "odrec": self._run_odrec,
+                "baseline": self._run_baseline,
+            }[self.config.experiment]
+        )
         result = run(data, splits, resume, rerun)
         self.store.save(result, replace=rerun or stored is not None)
         return result
@@ -173,6 +179,33 @@ class Experiment:
             ),
         }
 
+    def _run_with_repeat(
+        self, data: SessionData, splits: Splits, resume: bool, rerun: bool
+    ) -> dict:
+        """The same model without the repeat mechanism (trained first if not stored), its
+        repeat weight and decay chosen on validation, then the test split ranked once."""
+        start, base_config = time.perf_counter(), replace(self.config, repeat=None)
+        base = Experiment(base_config, self.data_dir, self.store, self.cache_dir, self.progress)
+        base_result = base.run(resume=resume)
+        best = load_selected_checkpoint(base_result, self.cache_dir)
+        model = restore_model(base_config, data.n_items, best).to(self.device)
+        batch_size = self.config.train.eval_batch_size
+        ranks, fields = calibrated_test(model, self.config.repeat, splits, batch_size, self.device)
+        return {
+            **self._header(splits),
+            "base_run": base_result["id"],
+            "selected_epoch": base_result["selected_epoch"],
+            **fields,
+            **record_test(self.store, self.config.run_id, ranks, splits.test),
+            "wall_time_s": time.perf_counter() - start,
+            "provenance": provenance(
+                self.config.profile,
+                data.checksums,
+                device=str(self.device),
+                commit=self.loop.commit,
+            ),
+        }
+
     # --- the stages before and around distillation -------------------------------------------
 
     def _stored_teacher(self, data: SessionData, resume: bool) -> tuple[SessionRecommender, dict]:
@@ -181,22 +214,8 @@ class Experiment:
         result = Experiment(
             teacher_run, self.data_dir, self.store, self.cache_dir, self.progress
         ).run(resume=resume)
-        return self._load_teacher(teacher_run, result, data.n_items), result
-
-    def _load_teacher(
-        self, teacher_run: ExperimentConfig, result: dict, n_items: int
-    ) -> SessionRecommender:
-        try:
-            best = load_selected_checkpoint(result, self.cache_dir)
-        except CheckpointError as error:
-            raise CheckpointError(
-                f"the student needs the checkpoint of its teacher {teacher_run.run_id}: {error}; "
-                f"retrain it with `eodrec train teacher --dataset {teacher_run.data.dataset} "
-                f"--profile {teacher_run.profile} --rerun`"
-            ) from None
-        teacher = build_backbone(teacher_run.model, n_items)
-        teacher.load_state_dict(best["model"])
-        return teacher.to(self.device)
+        teacher = load_teacher(teacher_run, result, data.n_items, self.cache_dir)
+        return teacher.to(self.device), result
 
     def _distill(
         self,
@@ -329,6 +348,24 @@ class Experiment:
         }
 
 
+def load_teacher(
+    teacher_run: ExperimentConfig, result: dict, n_items: int, cache_dir: Path | None
+) -> SessionRecommender:
+    """The selected model of a stored teacher run, or a one-line error naming the command that
+    trains it again."""
+    try:
+        best = load_selected_checkpoint(result, cache_dir)
+    except CheckpointError as error:
+        raise CheckpointError(
+            f"the student needs the checkpoint of its teacher {teacher_run.run_id}: {error}; "
+            f"retrain it with `eodrec train teacher --dataset {teacher_run.data.dataset} "
+            f"--profile {teacher_run.profile} --rerun`"
+        ) from None
+    teacher = build_backbone(teacher_run.model, n_items)
+    teacher.load_state_dict(best["model"])
+    return teacher
+
+
 def kmeans_codes(teacher: SessionRecommender, student: StudentConfig, seed: int, key: str) -> dict:
     """Codes and codebooks by residual k-means of the teacher's rows, with its MSE (Eq. 14's
     scale) beside the best constant code's."""
@@ -353,16 +390,15 @@ def kmeans_codes(teacher: SessionRecommender, student: StudentConfig, seed: int,
 
 def model_name(config: ExperimentConfig) -> str:
     """What a result is of: the backbone for a full-table run, ``student`` for the paper's
-    student, ``narm-student`` for Table 6's NARM-dagger, ``odrec`` for OD-Rec, the method's name
-    (``pop``, ``recency``, ``sknn``, ``sr``) for a baseline."""
-    if config.baseline is not None:
-        return config.baseline.method
+    student, ``narm-student`` for Table 6's NARM-dagger, ``odrec`` for OD-Rec; ``+repeat`` with
+    the repeat mechanism."""
+    suffix = "+repeat" if config.repeat is not None else ""
     backbone = config.model.backbone
     if config.experiment == "teacher":
-        return backbone
+        return backbone + suffix
     if config.experiment == "student" and backbone != "teacher":
-        return f"{backbone}-student"
-    return config.experiment
+        return f"{backbone}-student{suffix}"
+    return config.experiment + suffix
 
 
 def code_learning_key(config: ExperimentConfig) -> str:
