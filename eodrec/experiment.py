@@ -390,8 +390,11 @@ def kmeans_codes(teacher: SessionRecommender, student: StudentConfig, seed: int,
 
 def model_name(config: ExperimentConfig) -> str:
     """What a result is of: the backbone for a full-table run, ``student`` for the paper's
-    student, ``narm-student`` for Table 6's NARM-dagger, ``odrec`` for OD-Rec; ``+repeat`` with
-    the repeat mechanism."""
+    student, ``narm-student`` for Table 6's NARM-dagger, ``odrec`` for OD-Rec, the method's name
+    (``pop``, ``recency``, ``sknn``, ``sr``) for a baseline; ``+repeat`` with the repeat
+    mechanism."""
+    if config.baseline is not None:
+        return config.baseline.method
     suffix = "+repeat" if config.repeat is not None else ""
     backbone = config.model.backbone
     if config.experiment == "teacher":
