@@ -33,7 +33,7 @@ def run_provenance_table(results: list[dict]) -> pd.DataFrame:
                 "selected epoch": r["selected_epoch"],
                 "epochs run": r["epochs_run"],
                 "wall time (min)": round(r["wall_time_s"] / 60, 1),
-                "commit": r["provenance"]["git_commit"][:12],
+                "commit": short_commit(r["provenance"]["git_commit"]),
                 "machine": f"{r['provenance']['hardware']['cpu']} "
                 f"({r['provenance']['hardware']['device']})",
                 "data sha256": ", ".join(
@@ -43,3 +43,10 @@ def run_provenance_table(results: list[dict]) -> pd.DataFrame:
             for r in results
         ]
     )
+
+
+def short_commit(commit: str) -> str:
+    """The commit's first 12 hex digits, keeping ``+dirty``: a result made from an uncommitted
+    tree must say so wherever it is shown."""
+    sha, dirty = commit.removesuffix("+dirty"), commit.endswith("+dirty")
+    return sha[:12] + ("+dirty" if dirty else "")

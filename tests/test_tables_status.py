@@ -1,0 +1,24 @@
+from eodrec.book.tables.status import run_provenance_table, short_commit
+
+SHA = "0123456789abcdef0123456789abcdef01234567"
+
+
+def test_a_dirty_commit_keeps_its_mark():
+    assert short_commit(SHA) == "0123456789ab"
+    assert short_commit(SHA + "+dirty") == "0123456789ab+dirty"
+
+
+def test_the_provenance_table_shows_the_mark():
+    result = {
+        "id": "teacher-toy-smoke-x",
+        "profile": "smoke",
+        "selected_epoch": 1,
+        "epochs_run": 2,
+        "wall_time_s": 60.0,
+        "provenance": {
+            "git_commit": SHA + "+dirty",
+            "hardware": {"cpu": "AMD EPYC", "device": "cpu"},
+            "data_checksums": {"toy": "f" * 64},
+        },
+    }
+    assert run_provenance_table([result])["commit"].tolist() == ["0123456789ab+dirty"]
