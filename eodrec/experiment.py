@@ -195,6 +195,7 @@ class Experiment:
             **self._header(splits),
             "base_run": base_result["id"],
             "selected_epoch": base_result["selected_epoch"],
+            "epochs_run": base_result["epochs_run"],
             **fields,
             **record_test(self.store, self.config.run_id, ranks, splits.test),
             "wall_time_s": time.perf_counter() - start,

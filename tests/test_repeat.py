@@ -116,3 +116,14 @@ def test_calibration_scores_each_point_as_the_boosted_model_would():
     for point in grid:
         alone = RepeatBoost(model, point["weight"], point["decay"])
         assert evaluate(alone, valid.sequences, valid.targets) == point["valid"]
+
+
+def test_a_repeat_result_names_its_base_runs_epochs(tmp_path):
+    store = ResultsStore(tmp_path / "results")
+    config = make_config("teacher", "toy", "smoke", ["repeat=true", "epochs=1"])
+    result = Experiment(config, None, store, tmp_path / "cache", progress=False).run()
+    base = store.load(result["base_run"])
+    assert (result["selected_epoch"], result["epochs_run"]) == (
+        base["selected_epoch"],
+        base["epochs_run"],
+    )

@@ -31,7 +31,7 @@ def run_provenance_table(results: list[dict]) -> pd.DataFrame:
                 "run": r["id"],
                 "profile": r["profile"],
                 "selected epoch": r["selected_epoch"],
-                "epochs run": r["epochs_run"],
+                "epochs run": r.get("epochs_run"),  # absent from the first repeat runs
                 "wall time (min)": round(r["wall_time_s"] / 60, 1),
                 "commit": short_commit(r["provenance"]["git_commit"]),
                 "machine": f"{r['provenance']['hardware']['cpu']} "
