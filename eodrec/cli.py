@@ -117,6 +117,7 @@ def _add_training(commands) -> None:
     train.add_argument(
         "--set",
         nargs="*",
+        action="extend",
         default=[],
         metavar="KEY=VALUE",
         help="override config settings, e.g. --set dim=64 epochs=5",
@@ -278,10 +279,11 @@ def _add_common(parser: argparse.ArgumentParser) -> None:
 def _train(args: argparse.Namespace) -> int:
     from eodrec.config import make_config
     from eodrec.experiment import Experiment
-    from eodrec.store import ResultsStore
+    from eodrec.store import ResultsStore, results_root
 
     config = make_config(args.experiment, args.dataset, args.profile, args.set)
-    experiment = Experiment(config, args.data_dir, ResultsStore(args.results), args.cache_dir)
+    store = ResultsStore(args.results or results_root(config.profile))  # smoke: never committed
+    experiment = Experiment(config, args.data_dir, store, args.cache_dir)
     result = experiment.run(resume=args.resume, rerun=args.rerun)
     print(
         json.dumps(

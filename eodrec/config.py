@@ -22,7 +22,7 @@ from eodrec.heuristics.config import METHODS, BaselineConfig, default_settings
 from eodrec.models.base import BackboneConfig
 from eodrec.models.odrec import ODRecConfig
 from eodrec.models.repeat import RepeatConfig
-from eodrec.models.student import ABLATIONS, StudentConfig
+from eodrec.models.student import ABLATIONS, RECIPES, StudentConfig
 
 PROFILES: dict[str, str] = {
     "smoke": "bundled synthetic toy data, seconds; for CI and first builds",
@@ -205,7 +205,13 @@ class TrainConfig:
 # form at the default, so stored runs keep their names.
 LATE_DEFAULTS: dict[str, dict[str, object]] = {
     "model": {"backbone": "teacher"},
-    "student": {"teacher_rec": False, "code_learning": "gumbel", "code_item_batch": 0},
+    "student": {
+        "teacher_rec": False,
+        "code_learning": "gumbel",
+        "code_item_batch": 0,
+        "recipe": "paper",
+        "student_init": "teacher",
+    },
 }
 
 
@@ -308,10 +314,14 @@ def make_config(
     owner = {f.name: section for section, cls in classes.items() for f in fields(cls)}
     # A Fig. 3 variant is a preset: its settings first, so explicit overrides can be checked
     # against it (StudentConfig rejects e.g. variant=w/o-c with beta=0.5).
+    # So is the student recipe: its settings first, its knobs overridable.
     for key, value, _ in changes:
         if key == "variant" and experiment == "student":
             check_choice("variant", value, ABLATIONS)
             sections["student"].update(ABLATIONS[value])
+        if key == "recipe" and experiment == "student":
+            check_choice("recipe", value, RECIPES)
+            sections["student"].update(RECIPES[value])
     for key, value, item in changes:
         if key not in owner or key == "dataset":
             raise ParameterError(

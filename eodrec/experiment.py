@@ -39,13 +39,18 @@ from eodrec.memory import tune_glibc_malloc
 from eodrec.metrics import PADDING_ID
 from eodrec.models import CodeLearner, SessionRecommender
 from eodrec.models.backbones import build_backbone
-from eodrec.models.build import build_model, build_odrec, build_student, restore_model
-from eodrec.models.code_learning import residual_kmeans
-from eodrec.models.codes import sum_of_rows
+from eodrec.models.build import (
+    build_model,
+    build_odrec,
+    build_student,
+    restore_model,
+    starting_student,
+)
+from eodrec.models.code_learning import FIXED_CODES, fixed_codes
 from eodrec.models.student import StudentConfig
 from eodrec.provenance import git_commit, provenance
 from eodrec.ranks import record_test
-from eodrec.stages import CodeLearningStage, JointStage, TeacherStage
+from eodrec.stages import CodeDistillStage, CodeLearningStage, JointStage, TeacherStage
 from eodrec.store import ResultsStore
 from eodrec.train import TrainingLoop, pick_device, refuse_to_overwrite
 
@@ -109,9 +114,7 @@ class Experiment:
         teacher, teacher_result = self._stored_teacher(data, resume)
         codes = self._learn_codes(teacher, splits, resume)
         torch.manual_seed(config.train.seed)
-        student = build_student(data.n_items, config.model, student_config, teacher.item_table)
-        student.item_table.set_codes(codes["codes"])
-        student.item_table.codebooks.load_state_dict(codes["codebooks"])
+        student = starting_student(data.n_items, config.model, student_config, teacher, codes)
         on_test = student_config.selection == "test-best-per-metric"
         result, state = self._distill(
             student.to(self.device),
@@ -232,13 +235,16 @@ class Experiment:
     ) -> tuple[dict, dict]:
         """The joint stage: fit, select, test the student; record the teacher before and after."""
         config, train = self.config, self.config.train
-        recombination = HotColdRecombination(
-            config.model.dim, config.model.readout, config.model.init_range
-        ).to(self.device)
-        hot = hot_item_mask(splits.train.sequences, data.n_items, settings.hot_fraction)
-        stage = JointStage(
-            student, teacher, recombination, hot, settings, train.lr, train.weight_decay
-        )
+        if settings.recipe != "paper":
+            stage = CodeDistillStage(student, teacher, settings, train.lr, train.weight_decay)
+        else:
+            recombination = HotColdRecombination(
+                config.model.dim, config.model.readout, config.model.init_range
+            ).to(self.device)
+            hot = hot_item_mask(splits.train.sequences, data.n_items, settings.hot_fraction)
+            stage = JointStage(
+                student, teacher, recombination, hot, settings, train.lr, train.weight_decay
+            )
         state = self._fit(stage, splits, self.dir, train.epochs, resume, rerun, on_test)
         result = self._result(data, splits, state, student)
         result.update(
@@ -256,8 +262,8 @@ class Experiment:
         done = directory / "codes.pt"
         if done.exists():
             return load_checkpoint(done, key)
-        if student_config.code_learning == "residual-kmeans":
-            codes = kmeans_codes(teacher, student_config, train.seed, key)
+        if student_config.code_learning in FIXED_CODES:
+            codes = fixed_student_codes(teacher, student_config, train.seed, key)
             save_checkpoint(done, codes)
             return codes
         torch.manual_seed(train.seed)
@@ -367,31 +373,30 @@ def load_teacher(
     return teacher
 
 
-def kmeans_codes(teacher: SessionRecommender, student: StudentConfig, seed: int, key: str) -> dict:
-    """Codes and codebooks by residual k-means of the teacher's rows, with its MSE (Eq. 14's
-    scale) beside the best constant code's."""
+def fixed_student_codes(
+    teacher: SessionRecommender, student: StudentConfig, seed: int, key: str
+) -> dict:
+    """Codes and codebooks fixed from the teacher's rows without training (residual k-means or
+    random hashing), with their squared error (Eq. 14's scale) beside the best constant code's."""
     start = time.perf_counter()
     X = teacher.item_table.weight().detach().cpu()[PADDING_ID + 1 :]
-    codes, codewords = residual_kmeans(X, student.n_codebooks, student.n_codewords, seed=seed)
-    offsets = torch.arange(student.n_codebooks) * student.n_codewords
-    composite = sum_of_rows(codewords, codes + offsets)  # (n, N)
+    method = student.code_learning
+    codes, codewords, errors = fixed_codes(
+        X, method, student.n_codebooks, student.n_codewords, seed
+    )
     padded = torch.cat([codes.new_zeros(1, codes.shape[1]), codes])  # the padding row
     return {
         "config_hash": key,
         "codes": padded.to(student.dtype),
         "codebooks": {"codewords": codewords},
-        "summary": {
-            "method": "residual-kmeans",
-            "mse": float(((composite - X) ** 2).sum(dim=1).mean()),
-            "mse_of_mean": float(((X.mean(dim=0) - X) ** 2).sum(dim=1).mean()),
-            "wall_time_s": time.perf_counter() - start,
-        },
+        "summary": {"method": method, **errors, "wall_time_s": time.perf_counter() - start},
     }
 
 
 def model_name(config: ExperimentConfig) -> str:
     """What a result is of: the backbone for a full-table run, ``student`` for the paper's
-    student, ``narm-student`` for Table 6's NARM-dagger, ``odrec`` for OD-Rec, the method's name
+    student, ``narm-student`` for Table 6's NARM-dagger, the recipe's name for this project's
+    student recipe, ``odrec`` for OD-Rec, the method's name
     (``pop``, ``recency``, ``sknn``, ``sr``) for a baseline; ``+repeat`` with the repeat
     mechanism."""
     if config.baseline is not None:
@@ -400,6 +405,8 @@ def model_name(config: ExperimentConfig) -> str:
     backbone = config.model.backbone
     if config.experiment == "teacher":
         return backbone + suffix
+    if config.experiment == "student" and config.student.recipe != "paper":
+        return config.student.recipe + suffix
     if config.experiment == "student" and backbone != "teacher":
         return f"{backbone}-student{suffix}"
     return config.experiment + suffix
@@ -435,4 +442,6 @@ DISTILLATION_ONLY = (
     "dropout_first_epoch_only",
     "selection",
     "teacher_rec",
+    "recipe",
+    "student_init",
 )

@@ -8,6 +8,9 @@ Three stages make up the paper's schedule (Alg. 1, METHOD-NOTES 0.2):
 * :class:`JointStage`: the student on fixed codes and the teacher, together, under the total
   loss of Eq. 29 (bidirectional self-supervised distillation).
 
+Beyond the paper, :class:`CodeDistillStage` replaces the joint stage in this project's student
+recipe (``recipe="distill-codes"``): one-way distillation from the frozen teacher.
+
 A stage names its modules and optimizers (checkpointed and restored by the loop), says which
 model validation scores, and performs one step on a batch.
 """
@@ -17,6 +20,7 @@ from __future__ import annotations
 import abc
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from eodrec.compression import code_spread
@@ -28,11 +32,12 @@ from eodrec.distill import (
     info_nce,
     joint_losses,
     mse_coefficient,
+    soft_target_kl,
     split_hot_cold,
 )
 from eodrec.kernels.joint_scores import Workspace, joint_scores
 from eodrec.kernels.softmax_ce import TableGather
-from eodrec.metrics import PADDING_ID
+from eodrec.metrics import PADDING_ID, mask_padding
 from eodrec.models import CodeLearner, SessionRecommender
 from eodrec.models.code_learning import codes_from_one_hot
 from eodrec.models.codes import CompositionalItemTable
@@ -328,3 +333,52 @@ class JointStage(Stage):
         loss = terms.total(self.config.beta, self.config.gamma)
         step_all(self.optimizers().values(), loss)
         return {"loss": loss.item(), **terms.as_floats()}
+
+
+class CodeDistillStage(Stage):
+    """The student on its fixed codes, distilled one way from the frozen teacher:
+
+        L = CE(student) + gamma * T^2 * mean_b KL(p_tea^T || p_stu^T)
+
+    The student scores with its composite table alone in training as at test (no mixup), so
+    what validation selects is what the device runs. The KL is per session (mean over the
+    batch) and scaled by T^2 so that gamma weighs it against the cross-entropy at any T; the
+    codebooks learn with the backbone, at its learning rate.
+    """
+
+    name = "distill-codes"
+
+    def __init__(
+        self,
+        student: SessionRecommender,
+        teacher: SessionRecommender,
+        config: StudentConfig,
+        lr: float,
+        weight_decay: float,
+    ) -> None:
+        self.model = student
+        self.teacher = teacher.requires_grad_(False).eval()
+        self.config = config
+        self.optimizer = adam(student.parameters(), lr, weight_decay)
+
+    def modules(self) -> dict[str, nn.Module]:
+        return {"model": self.model}
+
+    def optimizers(self) -> dict[str, torch.optim.Optimizer]:
+        return {"optimizer": self.optimizer}
+
+    def losses(self, batch: Batch) -> dict[str, torch.Tensor]:
+        scores = self.model(batch)  # (B, n_items + 1), the composite table: no mixup
+        terms = {"rec": F.cross_entropy(mask_padding(scores), batch.targets)}
+        if self.config.gamma > 0:
+            with torch.no_grad():
+                teacher_scores = self.teacher(batch)
+            T = self.config.kd_temperature
+            terms["kl"] = soft_target_kl(scores, teacher_scores, T, reduction="mean") * T**2
+        return terms
+
+    def step(self, batch: Batch) -> dict[str, float]:
+        terms = self.losses(batch)
+        loss = terms["rec"] + self.config.gamma * terms.get("kl", 0.0)
+        step_all([self.optimizer], loss)
+        return {"loss": loss.item(), **{name: value.item() for name, value in terms.items()}}

@@ -82,7 +82,6 @@ def test_sigkilled_run_resumes_to_identical_metrics(tmp_path, trained):
     env = {
         **os.environ,
         "OMP_NUM_THREADS": str(torch.get_num_threads()),  # same float summation order
-        "EODREC_RESULTS": str(tmp_path / "results"),
         "EODREC_CACHE": str(tmp_path / "cache"),
     }
     command = [
@@ -114,7 +113,7 @@ def test_sigkilled_run_resumes_to_identical_metrics(tmp_path, trained):
     resumed = subprocess.run([*command, "--resume"], env=env, capture_output=True, text=True)
     assert resumed.returncode == 0, resumed.stderr
     result = json.loads(
-        (tmp_path / "results" / "teacher" / f"{uninterrupted['id']}.json").read_text()
+        (tmp_path / "cache" / "results" / "teacher" / f"{uninterrupted['id']}.json").read_text()
     )
     assert result["test_metrics"] == uninterrupted["test_metrics"]
     assert [h["valid"] for h in result["history"]] == [h["valid"] for h in uninterrupted["history"]]

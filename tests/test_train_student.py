@@ -128,7 +128,6 @@ def test_sigkilled_student_resumes_to_identical_metrics(tmp_path, trained):
     env = {
         **os.environ,
         "OMP_NUM_THREADS": str(torch.get_num_threads()),
-        "EODREC_RESULTS": str(tmp_path / "results"),
         "EODREC_CACHE": str(tmp_path / "cache"),
     }
     command = [sys.executable, "-m", "eodrec", "train", "student", "--dataset", "toy"]
@@ -145,7 +144,8 @@ def test_sigkilled_student_resumes_to_identical_metrics(tmp_path, trained):
     assert process.returncode == -signal.SIGKILL, "the run finished before it could be killed"
     resumed = subprocess.run([*command, "--resume"], env=env, capture_output=True, text=True)
     assert resumed.returncode == 0, resumed.stderr
-    path = tmp_path / "results" / "student" / f"{uninterrupted['id']}.json"
+    # smoke results live in the cache, never in the checkout's results/
+    path = tmp_path / "cache" / "results" / "student" / f"{uninterrupted['id']}.json"
     result = json.loads(path.read_text())
     assert result["test_metrics"] == uninterrupted["test_metrics"]
     assert [h["train_loss"] for h in result["history"]] == [

@@ -57,6 +57,35 @@ def build_student(
     return build_backbone(model, n_items, table)
 
 
+def starting_student(
+    n_items: int,
+    model: BackboneConfig,
+    student: StudentConfig,
+    teacher: SessionRecommender,
+    codes: dict,
+) -> SessionRecommender:
+    """The student as its joint stage starts: fixed ``codes`` (codes and codebooks) and, in the
+    paper, mixed with the teacher's table (Eq. 18); this project's recipe has no mixup and starts
+    from the teacher's backbone weights unless ``student_init="fresh"``."""
+    recipe = student.recipe != "paper"
+    built = build_student(n_items, model, student, None if recipe else teacher.item_table)
+    if recipe and student.student_init == "teacher":
+        built.load_state_dict(backbone_weights(teacher), strict=False)
+    built.item_table.set_codes(codes["codes"])
+    built.item_table.codebooks.load_state_dict(codes["codebooks"])
+    return built
+
+
+def backbone_weights(model: SessionRecommender) -> dict[str, torch.Tensor]:
+    """A model's weights other than its item table: what a recipe student takes from its
+    teacher."""
+    return {
+        name: value
+        for name, value in model.state_dict().items()
+        if not name.startswith("item_table.")
+    }
+
+
 def build_odrec(n_items: int, model: BackboneConfig, odrec: ODRecConfig) -> SessionRecommender:
     """The OD-Rec student: the teacher's backbone over a fresh STTD table."""
     table = STTDItemTable(

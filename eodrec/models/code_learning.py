@@ -17,7 +17,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from eodrec.models.codes import check_code_dtype, check_sizes
+from eodrec.models.codes import check_code_dtype, check_sizes, sum_of_rows
 
 
 class _StraightThrough(torch.autograd.Function):
@@ -156,3 +156,35 @@ def residual_kmeans(
         codes.append(nearest)
         codewords.append(centres)
     return torch.stack(codes, dim=1), torch.cat(codewords)
+
+
+def hash_codes(
+    X: torch.Tensor, n_codebooks: int, n_codewords: int, seed: int = 0
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Random codes (n, M), each item's M codewords drawn uniformly (the hashing trick), and the
+    codewords (M*K, N) that best fit X under them (least squares): the control that tells what
+    the codes of :func:`residual_kmeans` add over codes that know nothing of the items."""
+    generator = torch.Generator().manual_seed(seed)
+    X = X.detach().float().cpu()
+    codes = torch.randint(n_codewords, (X.shape[0], n_codebooks), generator=generator)
+    rows = codes + torch.arange(n_codebooks) * n_codewords
+    A = torch.zeros(X.shape[0], n_codebooks * n_codewords).scatter_(1, rows, 1.0)
+    # A is rank-deficient by M - 1 (each codebook's columns sum to 1): a minimum-norm solution.
+    codewords = torch.linalg.lstsq(A.T @ A, A.T @ X, driver="gelsd").solution
+    return codes, codewords
+
+
+FIXED_CODES = {"residual-kmeans": residual_kmeans, "random-hash": hash_codes}
+
+
+def fixed_codes(X: torch.Tensor, method: str, n_codebooks: int, n_codewords: int, seed: int):
+    """Codes (n, M), codewords (M*K, N) and the squared error of their sum against each row of
+    X, mean over rows, beside the error of the best constant row (the mean) for scale."""
+    codes, codewords = FIXED_CODES[method](X, n_codebooks, n_codewords, seed=seed)
+    offsets = torch.arange(n_codebooks) * n_codewords
+    composite = sum_of_rows(codewords, codes + offsets)  # (n, N)
+    errors = {
+        "mse": float(((composite - X) ** 2).sum(dim=1).mean()),
+        "mse_of_mean": float(((X.mean(dim=0) - X) ** 2).sum(dim=1).mean()),
+    }
+    return codes, codewords, errors

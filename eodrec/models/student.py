@@ -21,7 +21,8 @@ from eodrec.models.codes import ETA_CONVENTIONS, EtaConvention, check_code_dtype
 Variant = Literal["full", "base", "w/o-m", "w/o-c", "w/o-b", "w/o-s"]
 CodeSnapshot = Literal["best-sample", "best-argmax", "first-epoch-sample"]
 Selection = Literal["valid", "test-best-per-metric"]
-CodeLearning = Literal["gumbel", "residual-kmeans"]
+CodeLearning = Literal["gumbel", "residual-kmeans", "random-hash"]
+Recipe = Literal["paper", "distill-codes"]
 CODE_DTYPES = {"uint8": torch.uint8, "int16": torch.int16}
 
 # Fig. 3: what each ablation turns off (paper Sec. 6.4). ``base`` has no distillation at all,
@@ -43,6 +44,25 @@ VARIANT_LABELS = {
     "w/o-b": "Stu-w/o-b",
     "w/o-s": "Stu-w/o-s",
 }
+
+# Beyond the paper, this project's student recipe (``recipe="distill-codes"``): fixed codes of
+# the trained teacher's rows (residual k-means by default, random hashing as a control); the
+# student starts as the teacher with its table so quantized and trains on its own composite
+# table (no mixup, so training scores items as the device does) by cross-entropy plus
+# gamma * T^2 * the per-session mean KL to the frozen teacher at temperature T. Each entry is a
+# setting the recipe needs; the others (gamma, T, the codes, ``student_init``) are its knobs,
+# and these are their defaults.
+RECIPE_REQUIRES: dict[str, object] = {"eta": 0.0, "beta": 0.0, "freeze_teacher": True}
+RECIPES: dict[str, dict[str, object]] = {
+    "paper": {},
+    "distill-codes": {
+        **RECIPE_REQUIRES,
+        "code_learning": "residual-kmeans",
+        "gamma": 1.0,
+        "kd_temperature": 2.0,
+    },
+}
+StudentInit = Literal["teacher", "fresh"]
 
 # The switches that reproduce the authors' released code (METHOD-NOTES 7), with the value that
 # does so. ``eta_convention`` alone reads the same eta the other way round: the code's 0.2 is
@@ -106,6 +126,10 @@ class StudentConfig:
     # the noise-free argmax of alpha there, or the authors' sample after one epoch (7.15).
     code_snapshot: CodeSnapshot = "best-sample"
     selection: Selection = "valid"
+    # The paper's joint stage (Eq. 29), or this project's recipe (RECIPES); with the recipe,
+    # whether the student's backbone starts from the teacher's weights or from scratch.
+    recipe: Recipe = "paper"
+    student_init: StudentInit = "teacher"
 
     def __post_init__(self) -> None:
         for name in ("n_codebooks", "n_codewords", "code_epochs"):
@@ -138,11 +162,27 @@ class StudentConfig:
             raise ValueError(f"variant must be one of {tuple(ABLATIONS)}, got {self.variant!r}")
         if self.teacher_rec and self.freeze_teacher:
             raise ValueError("teacher_rec=True trains the teacher; it needs freeze_teacher=False")
+        self._check_recipe()
         for name, value in ABLATIONS[self.variant].items():
             if getattr(self, name) != value:
                 raise ValueError(
                     f"variant={self.variant!r} needs {name}={value}, got {getattr(self, name)}"
                 )
+
+    def _check_recipe(self) -> None:
+        if self.recipe not in RECIPES:
+            raise ValueError(f"recipe must be one of {tuple(RECIPES)}, got {self.recipe!r}")
+        if self.recipe == "paper":
+            if self.student_init != "teacher":
+                raise ValueError("student_init applies to recipe='distill-codes' only")
+            return
+        for name, value in RECIPE_REQUIRES.items():
+            if getattr(self, name) != value:
+                raise ValueError(f"recipe={self.recipe!r} needs {name}={value}")
+        if self.code_learning == "gumbel":
+            raise ValueError(f"recipe={self.recipe!r} takes fixed codes, not Gumbel learning")
+        if self.variant != "full":
+            raise ValueError(f"recipe={self.recipe!r} has no Fig. 3 variants; vary its knobs")
 
     @property
     def dtype(self) -> torch.dtype:
