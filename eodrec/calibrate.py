@@ -1,4 +1,5 @@
-"""The repeat mechanism's two scalars chosen on validation, for a model that is already trained.
+"""A trained model changed after training and tested once: the repeat mechanism's two scalars
+chosen on validation, and the item table quantized.
 
 The validation split decides; the test split is ranked once, afterwards, with the choice. Read
 the choice with the split's bias in mind: in Tmall's validation prefixes the next item repeats
@@ -11,8 +12,9 @@ from __future__ import annotations
 import torch
 
 from eodrec.data.splits import Examples, Splits
-from eodrec.evaluate import rank_targets, scored_batches
+from eodrec.evaluate import evaluate, rank_targets, scored_batches
 from eodrec.metrics import evaluate_ranks, mask_padding, rank_of_target
+from eodrec.models.quantize import QuantizeConfig, quantize_table_
 from eodrec.models.repeat import RepeatBoost, RepeatConfig, boost
 
 SELECT_METRIC = "NDCG@10"
@@ -61,3 +63,25 @@ def calibrated_test(
         "valid_metrics": chosen["valid"],
     }
     return ranks, fields
+
+
+def changed_test(
+    model: torch.nn.Module,
+    quantize: QuantizeConfig | None,
+    repeat: RepeatConfig | None,
+    splits: Splits,
+    batch_size: int = 500,
+    device: torch.device | str = "cpu",
+) -> tuple[torch.Tensor, dict]:
+    """A trained model changed after training, then tested once: its item table quantized
+    (``quantize``), then its repeat mechanism calibrated (``repeat``). Its test ranks and the
+    result's fields (what changed, the validation metrics)."""
+    fields = {}
+    if quantize is not None:
+        fields["quantize"] = quantize_table_(model, quantize.table_bits)
+    if repeat is not None:
+        ranks, calibrated = calibrated_test(model, repeat, splits, batch_size, device)
+        return ranks, {**fields, **calibrated}
+    valid, test = splits.valid, splits.test
+    fields["valid_metrics"] = evaluate(model, valid.sequences, valid.targets, batch_size, device)
+    return rank_targets(model, test.sequences, test.targets, batch_size, device), fields

@@ -16,6 +16,8 @@ import math
 
 import torch
 
+from eodrec.metrics import PADDING_ID
+
 FLOAT32_BYTES = 4
 
 
@@ -272,3 +274,19 @@ def code_spread(codes: torch.Tensor, n_codewords: int) -> dict[str, float]:
     entropy in bits and the number of colliding items."""
     entropy = usage_entropy(code_usage(codes, n_codewords)).tolist()
     return {"code_entropy_bits": sum(entropy) / len(entropy), "colliding_items": collisions(codes)}
+
+
+def coded_table_record(table, n_items: int) -> dict[str, dict]:
+    """A student result's size fields: its compression against the full table of the same
+    width (padding row included), and how its codes use each codebook."""
+    return {
+        "compression": student_compression(
+            n_items,
+            table.dim,
+            table.n_codebooks,
+            table.n_codewords,
+            table.state_bytes(),
+            full_table_bytes(n_items + 1, table.dim),
+        ),
+        "code_usage": code_usage_record(table.codes[PADDING_ID + 1 :], table.n_codewords),
+    }

@@ -21,6 +21,7 @@ from eodrec.data.names import REAL_DATASETS, SYNTHETIC, check_dataset
 from eodrec.heuristics.config import METHODS, BaselineConfig, default_settings
 from eodrec.models.base import BackboneConfig
 from eodrec.models.odrec import ODRecConfig
+from eodrec.models.quantize import QuantizeConfig
 from eodrec.models.repeat import RepeatConfig
 from eodrec.models.student import ABLATIONS, RECIPES, StudentConfig
 
@@ -228,6 +229,7 @@ class ExperimentConfig:
     odrec: ODRecConfig | None = None  # set for OD-Rec only
     baseline: BaselineConfig | None = None  # set for a baseline only
     repeat: RepeatConfig | None = None  # set for a model with the repeat mechanism
+    quantize: QuantizeConfig | None = None  # set for a teacher whose table is quantized after
 
     def to_dict(self) -> dict[str, object]:
         values = asdict(self)
@@ -254,6 +256,7 @@ class ExperimentConfig:
             if values.get("baseline")
             else None,
             repeat=RepeatConfig.from_dict(values["repeat"]) if values.get("repeat") else None,
+            quantize=QuantizeConfig(**values["quantize"]) if values.get("quantize") else None,
         )
 
     def config_hash(self) -> str:
@@ -266,7 +269,7 @@ class ExperimentConfig:
         return f"{self.experiment}-{self.data.dataset}-{self.profile}-{self.config_hash()}"
 
 
-OPTIONAL_SECTIONS = ("model", "train", "student", "odrec", "baseline", "repeat")
+OPTIONAL_SECTIONS = ("model", "train", "student", "odrec", "baseline", "repeat", "quantize")
 EXPERIMENTS = ("teacher", "student", "odrec", "baseline")
 DISTILLED = ("student", "odrec")  # experiments that learn from a stored teacher run
 
@@ -311,6 +314,10 @@ def make_config(
             raise ParameterError("repeat=true applies to trained models, not to a baseline")
         sections["repeat"], classes["repeat"] = {}, RepeatConfig
     changes = [change for change in changes if change[0] != "repeat"]
+    if any(key == "table_bits" for key, _, _ in changes):  # quantized after training
+        if experiment != "teacher":
+            raise ParameterError("table_bits quantizes a trained teacher's full item table")
+        sections["quantize"], classes["quantize"] = {}, QuantizeConfig
     owner = {f.name: section for section, cls in classes.items() for f in fields(cls)}
     # A Fig. 3 variant is a preset: its settings first, so explicit overrides can be checked
     # against it (StudentConfig rejects e.g. variant=w/o-c with beta=0.5).

@@ -21,7 +21,7 @@ from pathlib import Path
 import torch
 
 from eodrec import compression
-from eodrec.calibrate import calibrated_test
+from eodrec.calibrate import changed_test
 from eodrec.checkpoint import (
     CheckpointError,
     load_checkpoint,
@@ -86,8 +86,8 @@ class Experiment:
         tune_glibc_malloc()
         data, splits = load_splits(self.config.data, self.data_dir)
         run = (
-            self._run_with_repeat
-            if self.config.repeat is not None
+            self._run_after_training
+            if self.config.repeat is not None or self.config.quantize is not None
             else {
                 "teacher": self._run_teacher,
                 "student": self._run_student,
@@ -127,21 +127,8 @@ class Experiment:
             rerun,
             on_test,
         )
-        table = student.item_table
-        result.update(
-            code_learning=codes["summary"],
-            compression=compression.student_compression(
-                data.n_items,
-                config.model.dim,
-                table.n_codebooks,
-                table.n_codewords,
-                table.state_bytes(),
-                compression.full_table_bytes(data.n_items + 1, config.model.dim),  # + padding row
-            ),
-            code_usage=compression.code_usage_record(
-                table.codes[PADDING_ID + 1 :], table.n_codewords
-            ),
-        )
+        result["code_learning"] = codes["summary"]
+        result.update(compression.coded_table_record(student.item_table, data.n_items))
         if on_test:  # the authors' protocol: each metric's best epoch, chosen on test
             result["test_metrics_best_per_metric"] = {
                 name: max(h["test"][name] for h in state["history"])
@@ -182,18 +169,22 @@ class Experiment:
             ),
         }
 
-    def _run_with_repeat(
+    def _run_after_training(
         self, data: SessionData, splits: Splits, resume: bool, rerun: bool
     ) -> dict:
-        """The same model without the repeat mechanism (trained first if not stored), its
-        repeat weight and decay chosen on validation, then the test split ranked once."""
-        start, base_config = time.perf_counter(), replace(self.config, repeat=None)
+        """The same model as trained (trained first if not stored), changed after training:
+        its item table quantized, then its repeat weight and decay chosen on validation; the
+        test split ranked once."""
+        start = time.perf_counter()
+        base_config = replace(self.config, repeat=None, quantize=None)
         base = Experiment(base_config, self.data_dir, self.store, self.cache_dir, self.progress)
         base_result = base.run(resume=resume)
         best = load_selected_checkpoint(base_result, self.cache_dir)
         model = restore_model(base_config, data.n_items, best).to(self.device)
-        batch_size = self.config.train.eval_batch_size
-        ranks, fields = calibrated_test(model, self.config.repeat, splits, batch_size, self.device)
+        batch_size, config = self.config.train.eval_batch_size, self.config
+        ranks, fields = changed_test(
+            model, config.quantize, config.repeat, splits, batch_size, self.device
+        )
         return {
             **self._header(splits),
             "base_run": base_result["id"],
@@ -397,12 +388,14 @@ def model_name(config: ExperimentConfig) -> str:
     """What a result is of: the backbone for a full-table run, ``student`` for the paper's
     student, ``narm-student`` for Table 6's NARM-dagger, the recipe's name for this project's
     student recipe, ``odrec`` for OD-Rec, the method's name
-    (``pop``, ``recency``, ``sknn``, ``sr``) for a baseline; ``+repeat`` with the repeat
-    mechanism."""
+    (``pop``, ``recency``, ``sknn``, ``sr``) for a baseline; ``@int8`` for a table quantized
+    after training, ``+repeat`` with the repeat mechanism."""
     if config.baseline is not None:
         return config.baseline.method
     suffix = "+repeat" if config.repeat is not None else ""
     backbone = config.model.backbone
+    if config.quantize is not None:
+        backbone += f"@int{config.quantize.table_bits}"
     if config.experiment == "teacher":
         return backbone + suffix
     if config.experiment == "student" and config.student.recipe != "paper":
