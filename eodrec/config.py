@@ -14,7 +14,7 @@ import json
 import os
 import typing
 from collections.abc import Iterable, Mapping
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields, replace
 
 from eodrec.data.files import DATASETS, resolve_data_dir
 from eodrec.data.names import REAL_DATASETS, SYNTHETIC, check_dataset
@@ -23,6 +23,7 @@ from eodrec.models.base import BackboneConfig
 from eodrec.models.odrec import ODRecConfig
 from eodrec.models.repeat import RepeatConfig
 from eodrec.models.student import ABLATIONS, StudentConfig
+from eodrec.presets import PRESETS
 
 PROFILES: dict[str, str] = {
     "smoke": "bundled synthetic toy data, seconds; for CI and first builds",
@@ -205,7 +206,15 @@ class TrainConfig:
 # form at the default, so stored runs keep their names.
 LATE_DEFAULTS: dict[str, dict[str, object]] = {
     "model": {"backbone": "teacher"},
-    "student": {"teacher_rec": False, "code_learning": "gumbel", "code_item_batch": 0},
+    "student": {
+        "teacher_rec": False,
+        "code_learning": "gumbel",
+        "code_item_batch": 0,
+        "frozen_teacher_dropout": False,
+        "reset_code_optimizer": False,
+        "code_learner_padding_row": False,
+        "teacher_ffn_residual_scale": None,
+    },
 }
 
 
@@ -222,10 +231,11 @@ class ExperimentConfig:
     odrec: ODRecConfig | None = None  # set for OD-Rec only
     baseline: BaselineConfig | None = None  # set for a baseline only
     repeat: RepeatConfig | None = None  # set for a model with the repeat mechanism
+    preset: str | None = None  # the named bundle of settings it was made with (eodrec.presets)
 
     def to_dict(self) -> dict[str, object]:
         values = asdict(self)
-        for section in OPTIONAL_SECTIONS:  # absent sections keep older hashes unchanged
+        for section in (*OPTIONAL_SECTIONS, "preset"):  # absent: older hashes unchanged
             if values[section] is None:
                 del values[section]
         for section, defaults in LATE_DEFAULTS.items():
@@ -248,6 +258,7 @@ class ExperimentConfig:
             if values.get("baseline")
             else None,
             repeat=RepeatConfig.from_dict(values["repeat"]) if values.get("repeat") else None,
+            preset=values.get("preset"),
         )
 
     def config_hash(self) -> str:
@@ -266,14 +277,22 @@ DISTILLED = ("student", "odrec")  # experiments that learn from a stored teacher
 
 
 def make_config(
-    experiment: str, dataset: str, profile: str, overrides: Iterable[str] = (), **settings: object
+    experiment: str,
+    dataset: str,
+    profile: str,
+    overrides: Iterable[str] = (),
+    preset: str | None = None,
+    **settings: object,
 ) -> ExperimentConfig:
-    """The config of one run: the profile's budget and the dataset's settings, then ``settings``
-    (typed values, from code) and ``overrides`` (``key=value`` text, from a user), in that order.
+    """The config of one run: the profile's budget and the dataset's settings, then the
+    ``preset``'s (:data:`eodrec.presets.PRESETS`), ``settings`` (typed values, from code) and
+    ``overrides`` (``key=value`` text, from a user), in that order. The preset's name is part of
+    the config, so its runs have ids of their own.
 
     ``dataset`` is a canonical name (:func:`eodrec.data.canonical_name` turns user input into one).
     """
     check_choice("experiment", experiment, EXPERIMENTS)
+    bundle = preset_settings(preset, experiment)
     try:
         plan = budget(profile, dataset)
     except ValueError as error:
@@ -293,7 +312,8 @@ def make_config(
         classes["odrec"] = ODRecConfig
     if experiment in DISTILLED:  # the joint stage's budget
         sections["train"].update(plan.joint)
-    changes = [(key, value, f"{key}={value!r}") for key, value in settings.items()]
+    typed = {**bundle, **settings}
+    changes = [(key, value, f"{key}={value!r}") for key, value in typed.items()]
     changes += [_split_override(item) + (item,) for item in overrides]
     if experiment == "baseline":  # no network, no training: the data and the method's grid
         method = next((value for key, value, _ in changes if key == "method"), None)
@@ -326,9 +346,21 @@ def make_config(
             experiment,
             profile,
             **{section: classes[section](**values) for section, values in sections.items()},
+            preset=preset,
         )
     except ValueError as error:
         raise ParameterError(str(error)) from None
+
+
+def preset_settings(preset: str | None, experiment: str) -> dict[str, object]:
+    """The settings of ``preset`` (none for ``None``); an unknown name, or a preset for another
+    kind of run than the student, is a one-line ParameterError."""
+    if preset is None:
+        return {}
+    check_choice("preset", preset, PRESETS)
+    if experiment != "student":
+        raise ParameterError(f"preset {preset!r} applies to student runs, not to {experiment}")
+    return dict(PRESETS[preset])
 
 
 def _repeat_switch(changes: list[tuple[str, object, str]]) -> bool:
@@ -344,11 +376,16 @@ def _repeat_switch(changes: list[tuple[str, object, str]]) -> bool:
 
 
 def teacher_config(config: ExperimentConfig) -> ExperimentConfig:
-    """The teacher a student distils from: same data, profile and backbone, teacher budget."""
+    """The teacher a student distils from: same data, profile and backbone (with the student's
+    ``teacher_ffn_residual_scale`` where set), teacher budget."""
     if config.experiment not in DISTILLED:
         raise ValueError(f"{config.run_id} learns from no teacher")
     teacher = make_config("teacher", config.data.dataset, config.profile)
-    return ExperimentConfig("teacher", config.profile, config.data, config.model, teacher.train)
+    model = config.model
+    scale = config.student.teacher_ffn_residual_scale if config.student else None
+    if scale is not None:
+        model = replace(model, ffn_residual_scale=scale)
+    return ExperimentConfig("teacher", config.profile, config.data, model, teacher.train)
 
 
 def _odrec_from_dict(values: dict) -> ODRecConfig:
