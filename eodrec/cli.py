@@ -123,6 +123,9 @@ def _add_training(commands) -> None:
         help="override config settings, e.g. --set dim=64 epochs=5",
     )
     train.add_argument(
+        "--preset", help="a named bundle of settings, before --set: released-code (students)"
+    )
+    train.add_argument(
         "--resume", action="store_true", help="continue an interrupted run from its last checkpoint"
     )
     train.add_argument(
@@ -281,7 +284,7 @@ def _train(args: argparse.Namespace) -> int:
     from eodrec.experiment import Experiment
     from eodrec.store import ResultsStore, results_root
 
-    config = make_config(args.experiment, args.dataset, args.profile, args.set)
+    config = make_config(args.experiment, args.dataset, args.profile, args.set, args.preset)
     store = ResultsStore(args.results or results_root(config.profile))  # smoke: never committed
     experiment = Experiment(config, args.data_dir, store, args.cache_dir)
     result = experiment.run(resume=args.resume, rerun=args.rerun)

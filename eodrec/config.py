@@ -14,7 +14,7 @@ import json
 import os
 import typing
 from collections.abc import Iterable, Mapping
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields, replace
 
 from eodrec.data.files import DATASETS, resolve_data_dir
 from eodrec.data.names import REAL_DATASETS, SYNTHETIC, check_dataset
@@ -24,6 +24,7 @@ from eodrec.models.odrec import ODRecConfig
 from eodrec.models.quantize import QuantizeConfig
 from eodrec.models.repeat import RepeatConfig
 from eodrec.models.student import ABLATIONS, RECIPES, StudentConfig
+from eodrec.presets import PRESETS
 
 PROFILES: dict[str, str] = {
     "smoke": "bundled synthetic toy data, seconds; for CI and first builds",
@@ -212,6 +213,10 @@ LATE_DEFAULTS: dict[str, dict[str, object]] = {
         "code_item_batch": 0,
         "recipe": "paper",
         "student_init": "teacher",
+        "frozen_teacher_dropout": False,
+        "reset_code_optimizer": False,
+        "code_learner_padding_row": False,
+        "teacher_ffn_residual_scale": None,
     },
 }
 
@@ -230,10 +235,11 @@ class ExperimentConfig:
     baseline: BaselineConfig | None = None  # set for a baseline only
     repeat: RepeatConfig | None = None  # set for a model with the repeat mechanism
     quantize: QuantizeConfig | None = None  # set for a teacher whose table is quantized after
+    preset: str | None = None  # the named bundle of settings it was made with (eodrec.presets)
 
     def to_dict(self) -> dict[str, object]:
         values = asdict(self)
-        for section in OPTIONAL_SECTIONS:  # absent sections keep older hashes unchanged
+        for section in (*OPTIONAL_SECTIONS, "preset"):  # absent: older hashes unchanged
             if values[section] is None:
                 del values[section]
         for section, defaults in LATE_DEFAULTS.items():
@@ -257,6 +263,7 @@ class ExperimentConfig:
             else None,
             repeat=RepeatConfig.from_dict(values["repeat"]) if values.get("repeat") else None,
             quantize=QuantizeConfig(**values["quantize"]) if values.get("quantize") else None,
+            preset=values.get("preset"),
         )
 
     def config_hash(self) -> str:
@@ -275,14 +282,22 @@ DISTILLED = ("student", "odrec")  # experiments that learn from a stored teacher
 
 
 def make_config(
-    experiment: str, dataset: str, profile: str, overrides: Iterable[str] = (), **settings: object
+    experiment: str,
+    dataset: str,
+    profile: str,
+    overrides: Iterable[str] = (),
+    preset: str | None = None,
+    **settings: object,
 ) -> ExperimentConfig:
-    """The config of one run: the profile's budget and the dataset's settings, then ``settings``
-    (typed values, from code) and ``overrides`` (``key=value`` text, from a user), in that order.
+    """The config of one run: the profile's budget and the dataset's settings, then the
+    ``preset``'s (:data:`eodrec.presets.PRESETS`), ``settings`` (typed values, from code) and
+    ``overrides`` (``key=value`` text, from a user), in that order. The preset's name is part of
+    the config, so its runs have ids of their own.
 
     ``dataset`` is a canonical name (:func:`eodrec.data.canonical_name` turns user input into one).
     """
     check_choice("experiment", experiment, EXPERIMENTS)
+    bundle = preset_settings(preset, experiment)
     try:
         plan = budget(profile, dataset)
     except ValueError as error:
@@ -302,33 +317,24 @@ def make_config(
         classes["odrec"] = ODRecConfig
     if experiment in DISTILLED:  # the joint stage's budget
         sections["train"].update(plan.joint)
-    changes = [(key, value, f"{key}={value!r}") for key, value in settings.items()]
+    typed = {**bundle, **settings}
+    changes = [(key, value, f"{key}={value!r}") for key, value in typed.items()]
     changes += [_split_override(item) + (item,) for item in overrides]
     if experiment == "baseline":  # no network, no training: the data and the method's grid
         method = next((value for key, value, _ in changes if key == "method"), None)
         check_choice("method", method, METHODS)
         sections = {"data": sections["data"], "baseline": default_settings(method)}
         classes = {"data": DataConfig, "baseline": BaselineConfig}
-    if _repeat_switch(changes):  # the repeat mechanism: a section of its own, so its own run
-        if experiment == "baseline":
-            raise ParameterError("repeat=true applies to trained models, not to a baseline")
-        sections["repeat"], classes["repeat"] = {}, RepeatConfig
-    changes = [change for change in changes if change[0] != "repeat"]
-    if any(key == "table_bits" for key, _, _ in changes):  # quantized after training
-        if experiment != "teacher":
-            raise ParameterError("table_bits quantizes a trained teacher's full item table")
-        sections["quantize"], classes["quantize"] = {}, QuantizeConfig
+    changes = _after_training_sections(experiment, changes, sections, classes)
     owner = {f.name: section for section, cls in classes.items() for f in fields(cls)}
     # A Fig. 3 variant is a preset: its settings first, so explicit overrides can be checked
-    # against it (StudentConfig rejects e.g. variant=w/o-c with beta=0.5).
-    # So is the student recipe: its settings first, its knobs overridable.
+    # against it (StudentConfig rejects e.g. variant=w/o-c with beta=0.5). So is the student
+    # recipe: its settings first, its knobs overridable.
+    bundles = {"variant": ABLATIONS, "recipe": RECIPES}
     for key, value, _ in changes:
-        if key == "variant" and experiment == "student":
-            check_choice("variant", value, ABLATIONS)
-            sections["student"].update(ABLATIONS[value])
-        if key == "recipe" and experiment == "student":
-            check_choice("recipe", value, RECIPES)
-            sections["student"].update(RECIPES[value])
+        if key in bundles and experiment == "student":
+            check_choice(key, value, bundles[key])
+            sections["student"].update(bundles[key][value])
     for key, value, item in changes:
         if key not in owner or key == "dataset":
             raise ParameterError(
@@ -343,9 +349,35 @@ def make_config(
             experiment,
             profile,
             **{section: classes[section](**values) for section, values in sections.items()},
+            preset=preset,
         )
     except ValueError as error:
         raise ParameterError(str(error)) from None
+
+
+def preset_settings(preset: str | None, experiment: str) -> dict[str, object]:
+    """The settings of ``preset`` (none for ``None``); an unknown name, or a preset for another
+    kind of run than the student, is a one-line ParameterError."""
+    if preset is None:
+        return {}
+    check_choice("preset", preset, PRESETS)
+    if experiment != "student":
+        raise ParameterError(f"preset {preset!r} applies to student runs, not to {experiment}")
+    return dict(PRESETS[preset])
+
+
+def _after_training_sections(experiment: str, changes: list, sections: dict, classes: dict):
+    """Add the sections of what changes a trained model after training (the repeat mechanism,
+    a quantized table), each its own run; returns the changes less the ``repeat`` switch."""
+    if _repeat_switch(changes):
+        if experiment == "baseline":
+            raise ParameterError("repeat=true applies to trained models, not to a baseline")
+        sections["repeat"], classes["repeat"] = {}, RepeatConfig
+    if any(key == "table_bits" for key, _, _ in changes):
+        if experiment != "teacher":
+            raise ParameterError("table_bits quantizes a trained teacher's full item table")
+        sections["quantize"], classes["quantize"] = {}, QuantizeConfig
+    return [change for change in changes if change[0] != "repeat"]
 
 
 def _repeat_switch(changes: list[tuple[str, object, str]]) -> bool:
@@ -361,11 +393,16 @@ def _repeat_switch(changes: list[tuple[str, object, str]]) -> bool:
 
 
 def teacher_config(config: ExperimentConfig) -> ExperimentConfig:
-    """The teacher a student distils from: same data, profile and backbone, teacher budget."""
+    """The teacher a student distils from: same data, profile and backbone (with the student's
+    ``teacher_ffn_residual_scale`` where set), teacher budget."""
     if config.experiment not in DISTILLED:
         raise ValueError(f"{config.run_id} learns from no teacher")
     teacher = make_config("teacher", config.data.dataset, config.profile)
-    return ExperimentConfig("teacher", config.profile, config.data, config.model, teacher.train)
+    model = config.model
+    scale = config.student.teacher_ffn_residual_scale if config.student else None
+    if scale is not None:
+        model = replace(model, ffn_residual_scale=scale)
+    return ExperimentConfig("teacher", config.profile, config.data, model, teacher.train)
 
 
 def _odrec_from_dict(values: dict) -> ODRecConfig:

@@ -128,3 +128,37 @@ def topk_items(scores: torch.Tensor, k: int) -> torch.Tensor:
     if k > n_items:
         raise ValueError(f"k={k} exceeds the number of items ({n_items})")
     return mask_padding(scores).topk(k, dim=1).indices  # (B, k)
+
+
+def tie_bound(targets: torch.Tensor, n_items: int, n_vectors: int, k: int = 10) -> float:
+    """The highest P@k any scoring can reach when the catalogue has only ``n_vectors`` distinct
+    item vectors (a student scored by its codes alone: at most min(K**M, |V|) of them).
+
+    Items that share a vector share every score, and ties count against the target
+    (:func:`rank_of_target`), so a target is in the top k only if its whole tie group, plus
+    anything ranked above it, has at most k items. Even with its group ranked first for every
+    session, a session can hit only if the group of its target has <= k items. If k groups
+    hold all n_items, every target can; otherwise at most n_vectors - 1 groups are that small
+    (the last one takes the rest), so at most k (n_vectors - 1) items can ever hit, and the
+    most favourable partition gives them to the most frequent test targets. The bound is the
+    share of test sessions whose target is among those items.
+
+    Args:
+        targets: (S,) the test sessions' target ids in ``1..n_items``.
+        n_items: |V|, the items ranked.
+        n_vectors: how many distinct vectors the items have, at least 1.
+        k: the cut-off.
+
+    Returns:
+        The bound as a fraction in [0, 1].
+    """
+    _check_k(k)
+    if n_vectors < 1:
+        raise ValueError(f"n_vectors must be >= 1, got {n_vectors}")
+    if targets.numel() == 0 or bool(((targets < 1) | (targets > n_items)).any()):
+        raise ValueError(f"targets must be a non-empty set of item ids in 1..{n_items}")
+    if k * n_vectors >= n_items:
+        return 1.0
+    counts = torch.bincount(targets, minlength=n_items + 1)[1:]  # (n_items,) per item
+    best = counts.sort(descending=True).values[: k * (n_vectors - 1)]
+    return best.sum().item() / targets.numel()

@@ -18,6 +18,7 @@ model validation scores, and performs one step on a batch.
 from __future__ import annotations
 
 import abc
+from contextlib import AbstractContextManager, nullcontext
 
 import torch
 import torch.nn.functional as F
@@ -76,6 +77,11 @@ class Stage(abc.ABC):
     def before_evaluation(self) -> dict[str, float]:
         """Called before each validation pass; returns extra numbers for the epoch's history."""
         return {}
+
+    def test_scorings(self) -> dict[str, AbstractContextManager]:
+        """How the test split is scored after each epoch, when it is: history key -> the
+        context to score in."""
+        return {"test": nullcontext()}
 
 
 def step_all(optimizers, loss: torch.Tensor) -> None:
@@ -169,13 +175,15 @@ class CodeLearningStage(Stage):
 
     def sampled_rows(self) -> slice | torch.Tensor:
         """Table rows whose codes this step samples: every item (a slice, so no copy), or
-        ``code_item_batch`` random ones."""
+        ``code_item_batch`` random ones; the padding row too with ``code_learner_padding_row``
+        (the authors' learner reads the whole table)."""
         n_items = self.table.n_items
+        first = PADDING_ID if self.config.code_learner_padding_row else PADDING_ID + 1
         batch = self.config.code_item_batch
         if not batch or batch >= n_items:
-            return slice(PADDING_ID + 1, None)
-        chosen = torch.randperm(n_items, device=self.teacher_table.device)[:batch]
-        return chosen + PADDING_ID + 1
+            return slice(first, None)
+        chosen = torch.randperm(n_items + 1 - first, device=self.teacher_table.device)[:batch]
+        return chosen + first
 
     def step(self, batch: Batch) -> dict[str, float]:
         rows = self.sampled_rows()
@@ -194,6 +202,8 @@ class CodeLearningStage(Stage):
 
     def before_evaluation(self) -> dict[str, float]:
         """Set the codes to be validated; report how spread out they are (Fig. 6's view)."""
+        if self.config.reset_code_optimizer:  # the next epoch starts a fresh Adam
+            self.code_optimizer.state.clear()
         if self.config.code_snapshot == "best-argmax" or not self.sampled:  # noise-free
             self.table.set_codes(learned_codes(self.learner, self.teacher_table))
         return code_spread(self.table.codes[PADDING_ID + 1 :], self.table.n_codewords)
@@ -262,10 +272,25 @@ class JointStage(Stage):
         return optimizers
 
     def start_epoch(self, epoch: int) -> None:
-        # The authors never call model.train() again after the first evaluation (7.7).
-        self.model.train(epoch == 0 or not self.config.dropout_first_epoch_only)
+        # The authors never call model.train() again after the first evaluation, but put
+        # their frozen teacher in training mode before each of its forward passes.
+        config = self.config
+        self.model.train(epoch == 0 or not config.dropout_first_epoch_only)
         self.recombination.train()
-        self.teacher.train(not self.config.freeze_teacher)
+        self.teacher.train(not config.freeze_teacher or config.frozen_teacher_dropout)
+
+    def before_evaluation(self) -> dict[str, float]:
+        if self.config.reset_code_optimizer and self.code_optimizer is not None:
+            self.code_optimizer.state.clear()  # the next epoch starts a fresh Adam
+        return {}
+
+    def test_scorings(self) -> dict[str, AbstractContextManager]:
+        """A student with codes scores the test split twice: with its codes alone (``test``)
+        and with the mixed table, as the authors' code scores (``test_as_released``)."""
+        table = self.model.item_table
+        if not self.compositional or table.mixup is None:
+            return super().test_scorings()
+        return {"test": table.scoring(mixed=False), "test_as_released": table.scoring(mixed=True)}
 
     @property
     def fused(self) -> bool:

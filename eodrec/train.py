@@ -153,7 +153,9 @@ class TrainingLoop:
             "valid": self.evaluate(stage.model, splits.valid),
         }
         if test_each_epoch:
-            entry["test"] = self.evaluate(stage.model, splits.test)
+            for key, scoring in stage.test_scorings().items():
+                with scoring:
+                    entry[key] = self.evaluate(stage.model, splits.test)
         return entry
 
     def _train_epoch(

@@ -13,10 +13,13 @@ from eodrec.config import (
     default_profile,
     make_config,
     profile_datasets,
+    teacher_config,
 )
 from eodrec.data import DATASET_NAMES, REAL_DATASETS
 from eodrec.data.files import DATASETS
+from eodrec.models.student import CODE_MODE, CODE_MODE_EXTRA
 from eodrec.paper import PAPER_DATASET_NAMES
+from eodrec.presets import RELEASED_BEHAVIOUR, RELEASED_CODE
 from eodrec.store import results_root
 
 
@@ -116,3 +119,57 @@ def test_smoke_results_live_in_the_cache_and_the_others_in_results(tmp_path, mon
     monkeypatch.setenv("EODREC_CACHE", str(tmp_path / "cache"))
     assert results_root("smoke", tmp_path / "results") == tmp_path / "cache" / "results"
     assert results_root("quick", tmp_path / "results") == tmp_path / "results"
+
+
+# --- presets -------------------------------------------------------------------------------------
+
+
+def test_the_released_code_preset_sets_every_switch_and_the_released_etas():
+    config = make_config("student", "Tmall", "quick", preset="released-code")
+    student = config.student
+    for name, value in {**CODE_MODE, **CODE_MODE_EXTRA}.items():
+        assert getattr(student, name) == value, name
+    assert (student.eta, student.pretrain_eta, student.eta_convention) == (0.2, 0.3, "code")
+    assert config.train.weight_decay == 0.0
+    assert config.model.readout == "code" and config.model.ffn_residual_scale == 1.0
+    assert set(RELEASED_BEHAVIOUR) == set(RELEASED_CODE)  # the audit page says what each does
+
+
+def test_a_preset_is_recorded_so_its_run_has_an_id_of_its_own():
+    preset = make_config("student", "toy", "smoke", preset="released-code")
+    spelled_out = make_config("student", "toy", "smoke", **RELEASED_CODE)
+    assert preset.to_dict()["preset"] == "released-code"
+    assert ExperimentConfig.from_dict(preset.to_dict()) == preset
+    assert preset.run_id != spelled_out.run_id
+    assert preset.to_dict() == {**spelled_out.to_dict(), "preset": "released-code"}
+    assert "preset" not in make_config("student", "toy", "smoke").to_dict()  # ids unchanged
+
+
+def test_a_users_settings_win_over_the_preset():
+    config = make_config("student", "toy", "smoke", ["eta=0.3"], preset="released-code")
+    assert config.student.eta == 0.3 and config.student.freeze_teacher
+    with pytest.raises(ParameterError, match="frozen_teacher_dropout=True needs freeze_teacher"):
+        make_config("student", "toy", "smoke", ["freeze_teacher=false"], preset="released-code")
+
+
+@pytest.mark.parametrize(
+    ("experiment", "preset", "message"),
+    [
+        ("student", "authors", "preset='authors' is not allowed; choose one of: released-code"),
+        ("teacher", "released-code", "applies to student runs, not to teacher"),
+        ("odrec", "released-code", "applies to student runs, not to odrec"),
+    ],
+)
+def test_a_preset_that_does_not_apply_is_one_line(experiment, preset, message):
+    with pytest.raises(ParameterError, match=message) as info:
+        make_config(experiment, "toy", "smoke", preset=preset)
+    assert "\n" not in str(info.value)
+
+
+def test_the_preset_student_learns_from_a_released_teacher_trained_once_for_it():
+    student = make_config("student", "Tmall", "quick", preset="released-code")
+    teacher = teacher_config(student)
+    assert teacher.model.readout == "code" and teacher.model.ffn_residual_scale == 4.0
+    assert teacher.run_id != teacher_config(make_config("student", "Tmall", "quick")).run_id
+    released = make_config("teacher", "Tmall", "quick", ["readout=code", "ffn_residual_scale=4"])
+    assert teacher.run_id == released.run_id  # what `eodrec train teacher --set ...` trains

@@ -12,6 +12,7 @@ from eodrec.metrics import (
     mrr_at_k,
     ndcg_at_k,
     rank_of_target,
+    tie_bound,
     topk_items,
 )
 
@@ -128,3 +129,40 @@ def test_mask_padding_copies():
     masked = mask_padding(scores)
     assert torch.isneginf(masked[:, 0]).all()
     assert torch.equal(scores, torch.ones(2, 3))
+
+
+# --- the P@k bound of items that share vectors -------------------------------------------------
+
+# Six test sessions' targets among 25 items: item 1 five times, 2 three times, 3 and 4 twice.
+BOUND_TARGETS = torch.tensor([1, 1, 1, 1, 1, 2, 2, 2, 3, 3, 4, 4, 5, 6])
+
+
+def test_tie_bound_gives_the_most_frequent_targets_the_small_groups():
+    # 3 vectors, k = 2: two groups of 2 items can hit, the third holds the other 21 items
+    assert tie_bound(BOUND_TARGETS, 25, 3, k=2) == pytest.approx((5 + 3 + 2 + 2) / 14)
+    assert tie_bound(BOUND_TARGETS, 25, 1, k=2) == 0.0  # one vector: every item ties
+    assert tie_bound(BOUND_TARGETS, 25, 13, k=2) == 1.0  # 13 groups of <= 2 hold all 25
+
+
+def test_tie_bound_is_reached_by_its_partition_under_pessimistic_ties():
+    """Groups {1, 2}, {3, 4} and the rest; each session's own group scored highest."""
+    n_items, k = 25, 2
+    group = torch.full((n_items + 1,), 2)
+    group[[1, 2]], group[[3, 4]] = 0, 1
+    scores = (group[None, :] == group[BOUND_TARGETS][:, None]).double()  # (S, n_items + 1)
+    ranks = rank_of_target(scores, BOUND_TARGETS)
+    assert hit_at_k(ranks, k).mean().item() == pytest.approx(tie_bound(BOUND_TARGETS, 25, 3, k))
+
+
+@pytest.mark.parametrize(
+    ("targets", "n_vectors", "message"),
+    [
+        (torch.tensor([0, 1]), 3, "item ids in 1..25"),
+        (torch.tensor([26]), 3, "item ids in 1..25"),
+        (torch.tensor([], dtype=torch.int64), 3, "non-empty"),
+        (torch.tensor([1]), 0, "n_vectors must be >= 1"),
+    ],
+)
+def test_tie_bound_refuses_bad_input(targets, n_vectors, message):
+    with pytest.raises(ValueError, match=message):
+        tie_bound(targets, 25, n_vectors)

@@ -17,7 +17,8 @@ def test_quantized_rows_are_within_half_a_step_and_take_few_levels(bits):
     step = weight.abs().amax(dim=1, keepdim=True) / (2 ** (bits - 1) - 1)
     assert ((restored - weight).abs() <= step / 2 + 1e-6).all()
     assert torch.equal(restored[0], weight[0])
-    levels = [len(torch.unique((row / s).round())) for row, s in zip(restored[1:], step[1:])]
+    pairs = zip(restored[1:], step[1:], strict=True)
+    levels = [len(torch.unique((row / s).round())) for row, s in pairs]
     assert max(levels) <= 2**bits - 1
     # each row keeps its largest entry exactly: the scale is set by it
     assert torch.allclose(restored.abs().amax(dim=1), weight.abs().amax(dim=1))

@@ -245,3 +245,63 @@ def test_code_item_batch_is_checked():
         StudentConfig(code_item_batch=-1)
     with pytest.raises(ValueError, match="needs code_item_batch=0"):
         StudentConfig(code_item_batch=64, mse_scale="code")
+
+
+# --- the released code's behaviour, switched on by the released-code preset -------------------
+
+
+@pytest.mark.parametrize("stage_of", [_joint, _code_stage], ids=["joint", "codes"])
+def test_reset_code_optimizer_forgets_adams_moments_at_each_epochs_end(stage_of):
+    for reset in (False, True):
+        changes = {"freeze_teacher": True} if stage_of is _joint else {}
+        stage, batch = stage_of(reset_code_optimizer=reset, **changes)
+        stage.start_epoch(0)
+        stage.step(batch)
+        assert stage.code_optimizer.state  # moments after a step
+        stage.before_evaluation()
+        assert bool(stage.code_optimizer.state) != reset
+        stage.step(batch)  # a fresh Adam steps as the first one did
+        assert stage.code_optimizer.state
+
+
+def test_frozen_teacher_dropout_puts_the_frozen_teacher_in_training_mode():
+    for dropout in (False, True):
+        stage, _ = _joint("w/o-b", freeze_teacher=True, frozen_teacher_dropout=dropout)
+        stage.start_epoch(1)
+        assert stage.teacher.training == dropout
+    with pytest.raises(ValueError, match="needs freeze_teacher=True"):
+        StudentConfig(frozen_teacher_dropout=True)
+
+
+def test_code_learner_padding_row_samples_row_zero_too():
+    stage, batch = _code_stage(code_learner_padding_row=True)
+    assert stage.sampled_rows() == slice(0, None)
+    sampled = set()
+    for seed in range(20):
+        torch.manual_seed(seed)
+        stage.step(batch)
+        sampled.add(tuple(stage.table.codes[0].tolist()))
+    assert sampled != {(0, 0)}  # the padding row takes samples, not the constant code 0
+    batched, _ = _code_stage(code_learner_padding_row=True, code_item_batch=10)
+    rows = torch.cat([batched.sampled_rows() for _ in range(50)])
+    assert rows.min() == 0 and rows.max() == N_ITEMS
+    paper, _ = _code_stage()
+    assert paper.sampled_rows() == slice(1, None)
+
+
+def test_a_student_is_tested_with_its_codes_alone_and_as_released():
+    stage, batch = _joint(mixed_table_at_test=True)
+    stage.model.eval()
+    scorings = stage.test_scorings()
+    assert set(scorings) == {"test", "test_as_released"}
+    table = stage.model.item_table
+    with scorings["test"]:  # the session's items and the catalogue: codes alone
+        assert not table.mixing
+        alone = stage.model(batch)
+        theta = stage.model.encode(batch)
+        assert torch.allclose(alone, theta @ table.composite_weight().T, atol=1e-5)
+    with scorings["test_as_released"]:
+        assert table.mixing
+        mixed = stage.model(batch)
+    assert table.mixing  # back to the run's own setting
+    assert not torch.allclose(alone, mixed)

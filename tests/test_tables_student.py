@@ -3,6 +3,7 @@ hand-built result dicts whose expected cells are computed by hand."""
 
 import math
 from dataclasses import asdict, replace
+from types import SimpleNamespace
 
 import pandas as pd
 import pytest
@@ -15,10 +16,12 @@ from eodrec.book.tables import (
     student_runs,
     table1_compression,
     table3_methods,
+    table4_sweep,
 )
-from eodrec.models.student import StudentConfig, with_variant
+from eodrec.models.student import CODE_MODE, CODE_MODE_EXTRA, StudentConfig, with_variant
 
 METRICS = ["P@5", "NDCG@5", "P@10", "NDCG@10", "P@20", "NDCG@20", "MRR@20"]
+RELEASED_SWITCHES = {**CODE_MODE, **CODE_MODE_EXTRA}
 
 
 def metrics(p10, ndcg10):
@@ -95,6 +98,11 @@ def test_code_mode_switches_respect_what_a_variant_prescribes():
     assert student_runs.code_mode_switches(
         student(eta_convention="code", selection="test-best-per-metric")
     ) == {"eta_convention": "code", "selection": "test-best-per-metric"}
+    assert student_runs.code_mode_switches(student(**RELEASED_SWITCHES)) == RELEASED_SWITCHES
+    stored_before = student()  # results stored before the preset's switches lack their keys
+    for name in CODE_MODE_EXTRA:
+        del stored_before["config"]["student"][name]
+    assert student_runs.code_mode_switches(stored_before) == {}
 
 
 def test_table3_has_the_paper_mode_full_student_beside_the_teacher():
@@ -229,24 +237,75 @@ def test_student_compression_sits_beside_table4s_rate_for_its_shape():
 # --- code-mode audit -----------------------------------------------------------------------------
 
 
-def test_audit_gives_points_against_paper_mode_and_scores_selection_as_the_code_does():
-    paper = student(p10=0.20, ndcg10=0.10)
-    mixed = student(mixed_table_at_test=True, p10=0.25, ndcg10=0.12)
-    chosen_on_test = student(selection="test-best-per-metric", p10=0.20, ndcg10=0.10)
-    chosen_on_test["test_metrics_best_per_metric"] = metrics(0.23, 0.11)
-    frame = code_mode_audit.audit([chosen_on_test, mixed, paper]).set_index("switch")
+def scored(result, as_released, best_per_metric=None):
+    """``result`` as stored now: with its score as released (and, chosen on test, its best)."""
+    result["test_metrics_as_released"] = as_released
+    if best_per_metric is not None:
+        result["test_metrics_best_per_metric"] = best_per_metric
+    return result
+
+
+def test_audit_gives_points_against_paper_mode_scored_the_same_way():
+    paper = scored(student(p10=0.20, ndcg10=0.10), metrics(0.30, 0.15))
+    on_test = scored(
+        student(selection="test-best-per-metric", p10=0.20, ndcg10=0.10),
+        metrics(0.34, 0.16),
+        best_per_metric=metrics(0.23, 0.11),
+    )
+    preset = scored(
+        student(**RELEASED_SWITCHES, p10=0.04, ndcg10=0.02),
+        metrics(0.40, 0.20),
+        best_per_metric=metrics(0.05, 0.03),
+    )
+    preset["config"]["preset"] = "released-code"
+    frame = code_mode_audit.audit([preset, on_test, paper]).set_index(["switch", "scored as"])
+    best, released = "each metric's best epoch on test", "as released: mixed table"
     assert list(frame.index) == [
-        "paper mode",
-        "mixed_table_at_test=True",
-        "selection=test-best-per-metric",
+        ("paper mode", "codes alone"),
+        ("paper mode", released),
+        ("selection=test-best-per-metric", "codes alone"),
+        ("selection=test-best-per-metric", f"codes alone, {best}"),
+        ("selection=test-best-per-metric", f"{released}, {best}"),
+        ("preset released-code", "codes alone"),
+        ("preset released-code", f"codes alone, {best}"),
+        ("preset released-code", f"{released}, {best}"),
     ]
-    assert frame.loc["paper mode", "Δ P@10"] == 0
-    assert frame.loc["mixed_table_at_test=True", "Δ P@10"] == pytest.approx(5.0)
-    assert frame.loc["mixed_table_at_test=True", "Δ NDCG@10"] == pytest.approx(2.0)
-    best = frame.loc["selection=test-best-per-metric"]
-    assert best["P@10"] == pytest.approx(23.0) and best["Δ P@10"] == pytest.approx(3.0)
-    assert best["scored as"] == "each metric's best epoch on test"
-    assert frame.loc["paper mode", "scored as"] == "validation-selected epoch"
+    assert frame.loc[("paper mode", "codes alone"), "Δ P@10"] == 0
+    assert frame.loc[("selection=test-best-per-metric", f"codes alone, {best}"), "Δ P@10"] == (
+        pytest.approx(3.0)
+    )  # against paper mode's codes alone
+    row = frame.loc[("preset released-code", f"{released}, {best}")]
+    assert row["P@10"] == pytest.approx(40.0)
+    assert row["Δ P@10"] == pytest.approx(10.0)  # against paper mode as released
+    assert frame.loc[("preset released-code", "codes alone"), "Δ NDCG@10"] == pytest.approx(-8.0)
+
+
+def test_a_result_stored_before_both_scores_keeps_the_one_it_has():
+    legacy_mixed = student(mixed_table_at_test=True, p10=0.25)
+    assert student_runs.student_scorings(legacy_mixed) == {
+        "as released: mixed table": metrics(0.25, 0.1)
+    }
+    assert student_runs.student_scorings(student(p10=0.2)) == {"codes alone": metrics(0.2, 0.1)}
+
+
+def test_against_paper_puts_the_printed_student_row_first():
+    paper = scored(student(p10=0.20, ndcg10=0.10), metrics(0.30, 0.15))
+    preset = scored(student(**RELEASED_SWITCHES), metrics(0.40, 0.20), metrics(0.05, 0.03))
+    preset["config"]["preset"] = "released-code"
+    rr = scored(student(dataset="retailrocket"), metrics(0.5, 0.3))
+    frame = code_mode_audit.against_paper([preset, rr, paper])
+    assert list(zip(frame["dataset"], frame["run"], strict=True)) == [
+        ("RetailRocket", "paper (printed)"),
+        ("RetailRocket", "paper mode"),
+        ("RetailRocket", "paper mode"),
+        ("Tmall", "paper (printed)"),
+        ("Tmall", "paper mode"),
+        ("Tmall", "paper mode"),
+        ("Tmall", "preset released-code"),
+        ("Tmall", "preset released-code"),
+    ]
+    assert frame.iloc[3]["P@10"] == 27.76  # Table 3's Student, Tmall
+    assert frame.iloc[-1]["P@10"] == pytest.approx(40.0)
 
 
 def test_audit_without_the_paper_mode_run_has_no_deltas():
@@ -318,3 +377,17 @@ def test_student_diagnosis_names_what_a_run_does_beyond_the_paper():
         "teacher_rec=True",
         "as in the paper",
     ]
+
+
+def test_tie_bounds_cover_table4s_grid_beside_the_papers_p10(monkeypatch):
+    """400 test sessions, one per item of 1..400, in a catalogue of 1,000 items."""
+    data = SimpleNamespace(test_targets=list(range(1, 401)), n_items=1000)
+    monkeypatch.setattr(table4_sweep, "load_dataset", lambda name, data_dir: data)
+    frame = table4_sweep.tie_bounds(["Tmall"]).set_index(["M", "K"])
+    assert len(frame) == 20 and set(frame["dataset"]) == {"Tmall"}
+    cell = frame.loc[(1, 32)]
+    assert cell["distinct vectors"] == 32
+    assert cell["P@10 bound"] == pytest.approx(100 * 10 * 31 / 400)  # 310 items can hit
+    assert cell["paper P@10"] == 25.48
+    assert frame.loc[(2, 32), "distinct vectors"] == 1000  # min(K**M, |V|)
+    assert frame.loc[(2, 32), "P@10 bound"] == 100.0

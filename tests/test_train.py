@@ -174,6 +174,14 @@ def test_truncated_result_is_reported_and_kept(tmp_path):
         (["--dataset", "toy", "--profile", "smoke", "--set", "depth=3"], "unknown setting 'depth'"),
         (["--dataset", "toy", "--profile", "smoke", "--set", "dim=big"], "not a valid int"),
         (["--dataset", "Tmall", "--profile", "smoke"], "toy dataset only"),
+        (
+            ["--dataset", "toy", "--profile", "smoke", "--preset", "authors"],
+            "preset='authors' is not allowed; choose one of: released-code",
+        ),
+        (
+            ["--dataset", "toy", "--profile", "smoke", "--preset", "released-code"],
+            "applies to student runs, not to teacher",
+        ),
     ],
 )
 def test_cli_bad_input_is_one_line(argv, message, capsys, tmp_path):

@@ -83,13 +83,36 @@ def test_stored_student_is_evaluated_with_its_composite_table(trained, monkeypat
     assert run.evaluate("test") == pytest.approx(result["test_metrics"])
 
 
-def test_code_mode_scoring_with_the_mixed_table_is_restored(tmp_path, trained, monkeypatch):
+def test_a_student_is_scored_with_its_codes_alone_and_as_released(trained, monkeypatch):
     root, _ = trained
-    result = _train(root, ["mixed_table_at_test=true"])
+    result = _train(root, ["mixed_table_at_test=true"])  # validation on the mixed table
     monkeypatch.setenv("EODREC_CACHE", str(root / "cache"))
     run = load_run(result["id"], root / "results")
-    assert run.model.item_table.mixup is not None
+    assert run.model.item_table.mixup is None  # restored as deployed
     assert run.evaluate("test") == pytest.approx(result["test_metrics"])
+    assert result["test_metrics_as_released"] != result["test_metrics"]
+    assert "test" not in result["history"][0]  # selected on validation: no test per epoch
+
+
+def test_the_released_code_preset_trains_its_own_teacher_and_reports_both_scores(trained):
+    root, paper_mode = trained
+    config = make_config("student", "toy", "smoke", SHORT, preset="released-code")
+    result = Experiment(
+        config, store=ResultsStore(root / "results"), cache_dir=root / "cache", progress=False
+    ).run()
+    assert result["config"]["preset"] == "released-code"
+    teacher = ResultsStore(root / "results").load(result["teacher_run"])
+    assert teacher["config"]["model"]["ffn_residual_scale"] == 4.0
+    assert teacher["config"]["model"]["readout"] == "code"
+    assert result["teacher_run"] != paper_mode["teacher_run"]
+    history = result["history"]
+    assert all({"test", "test_as_released"} <= set(h) for h in history)
+    for name in result["test_metrics"]:  # the released code's report: best epoch per metric
+        assert result["test_metrics_as_released"][name] == max(
+            h["test_as_released"][name] for h in history
+        )
+        assert result["test_metrics_best_per_metric"][name] == max(h["test"][name] for h in history)
+    assert result["code_learning"]["epochs_run"] == 1  # the first epoch's sample
 
 
 @pytest.mark.parametrize(

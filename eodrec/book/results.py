@@ -16,10 +16,10 @@ from eodrec.book.notebook import Page
 
 
 def stored_results(
-    experiment: str, page: Page, overrides: Sequence[str] = ()
+    experiment: str, page: Page, overrides: Sequence[str] = (), preset: str | None = None
 ) -> tuple[list[dict], list[str]]:
     """The stored result of ``experiment`` (with ``key=value`` ``overrides``, e.g.
-    ``["variant=base"]``) for each dataset of the page's profile.
+    ``["variant=base"]``, after the named ``preset``) for each dataset of the page's profile.
 
     Returns the results found and, for each missing one, the command that produces it. With the
     ``smoke`` profile a missing result is trained on the spot (seconds on the toy data) and kept
@@ -27,9 +27,11 @@ def stored_results(
     """
     from eodrec.config import make_config
 
-    settings = f" --set {' '.join(overrides)}" if overrides else ""
+    settings = f" --preset {preset}" if preset else ""
+    settings += f" --set {' '.join(overrides)}" if overrides else ""
     configs = [
-        make_config(experiment, dataset, page.profile, overrides) for dataset in page.datasets
+        make_config(experiment, dataset, page.profile, overrides, preset)
+        for dataset in page.datasets
     ]
     return _results_of(
         configs,

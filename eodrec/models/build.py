@@ -112,14 +112,8 @@ def build_model(config: ExperimentConfig, n_items: int) -> SessionRecommender:
 
 
 def restore_model(config: ExperimentConfig, n_items: int, best: dict) -> SessionRecommender:
-    """The selected model of a finished run from its ``best.pt`` contents, ready to score.
-
-    A student that scores with the mixed table (``mixed_table_at_test``) gets its teacher back.
-    """
+    """The selected model of a finished run from its ``best.pt`` contents, ready to score; a
+    student as a device holds it, codes and codebooks only (its ``test_metrics``)."""
     model = build_model(config, n_items)
     model.load_state_dict(best["model"])
-    if config.student is not None and config.student.mixed_table_at_test:
-        teacher = build_backbone(config.model, n_items)
-        teacher.load_state_dict(best["teacher"])
-        model.item_table.set_mixup(student_mixup(teacher.item_table, config.student))
     return model.eval()

@@ -18,7 +18,9 @@ from __future__ import annotations
 
 import math
 import warnings
-from dataclasses import dataclass
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
 from typing import Literal
 
 import torch
@@ -170,8 +172,9 @@ class Mixup:
     0.8; METHOD-NOTES 3.4, 7.1). The two conventions describe the same models.
 
     The paper mixes only in training and scores with e alone at test (Sec. 4.2.2);
-    ``mixed_table_at_test=True`` reproduces the authors' scoring with the mixed table
-    (METHOD-NOTES 7.2). Gradients flow into X: with a trainable teacher that is one of the
+    ``mixed_table_at_test=True`` keeps the table mixed in eval mode too, as the authors' code
+    scores (:meth:`CompositionalItemTable.scoring` picks either way for one pass). Gradients flow
+    into X: with a trainable teacher that is one of the
     paths of bidirectional distillation; freeze the teacher to stop it.
     """
 
@@ -258,6 +261,21 @@ class CompositionalItemTable(ItemTable):
                 f"student table is {self.n_items} x {self.dim}"
             )
         self.mixup: Mixup | None = mixup  # not a Module: the teacher stays unregistered
+
+    @contextmanager
+    def scoring(self, mixed: bool) -> Iterator[None]:
+        """Within the block, eval mode scores with the mixed table (``mixed``, as the authors'
+        code scores) or with the codes alone (as a device scores), whatever the mixup's own
+        ``mixed_table_at_test`` says."""
+        saved = self.mixup
+        if saved is None and mixed:
+            raise ValueError("this table has no teacher table to mix with")
+        if saved is not None:
+            self.mixup = replace(saved, mixed_table_at_test=mixed)
+        try:
+            yield
+        finally:
+            self.mixup = saved
 
     @property
     def mixing(self) -> bool:

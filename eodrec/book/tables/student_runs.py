@@ -11,10 +11,10 @@ import pandas as pd
 
 from eodrec.book.tables.compare import dataset_name
 from eodrec.config import LATE_DEFAULTS
-from eodrec.models.student import ABLATIONS, CODE_MODE, StudentConfig
+from eodrec.models.student import ABLATIONS, CODE_MODE, CODE_MODE_EXTRA, StudentConfig
 
 # What each code-mode switch is at its paper default: the value every StudentConfig starts with.
-PAPER_MODE = {name: getattr(StudentConfig(), name) for name in CODE_MODE}
+PAPER_MODE = {name: getattr(StudentConfig(), name) for name in {**CODE_MODE, **CODE_MODE_EXTRA}}
 
 
 def is_paper_student(result: dict) -> bool:
@@ -24,25 +24,57 @@ def is_paper_student(result: dict) -> bool:
 
 
 def code_mode_switches(result: dict) -> dict[str, object]:
-    """The code-mode switches (``CODE_MODE``) a student result sets away from paper mode.
+    """The code-mode switches (``CODE_MODE`` and ``CODE_MODE_EXTRA``) a student result sets
+    away from paper mode.
 
     Paper mode is the paper's value of each switch, except where the result's Fig. 3 variant
-    prescribes one (Stu-base and Stu-w/o-b freeze the teacher by definition).
+    prescribes one (Stu-base and Stu-w/o-b freeze the teacher by definition). Results stored
+    before a switch existed lack its key and had its paper value.
     """
     student = result["config"]["student"]
     expected = {**PAPER_MODE, **ABLATIONS[student["variant"]]}
-    return {name: student[name] for name in CODE_MODE if student[name] != expected[name]}
+    values = {name: student.get(name, PAPER_MODE[name]) for name in PAPER_MODE}
+    return {name: value for name, value in values.items() if value != expected[name]}
+
+
+def student_scorings(result: dict) -> dict[str, dict[str, float]]:
+    """A student result's test metrics by how they were scored.
+
+    * ``codes alone``: ``test_metrics``, the validation-selected epoch as a device scores it;
+    * ``codes alone, each metric's best epoch on test``: where the run selects on test;
+    * ``as released``: ``test_metrics_as_released``, with the mixed table (and each metric's
+      best epoch on test where the run selects on test), as the released code scores.
+
+    Results stored before both scores were recorded have ``test_metrics`` only, which a
+    ``mixed_table_at_test`` run scored with the mixed table.
+    """
+    student = result["config"]["student"]
+    on_test = student["selection"] == "test-best-per-metric"
+    released = result.get("test_metrics_as_released")
+    scorings = {}
+    if released is None and student["mixed_table_at_test"]:
+        released = result["test_metrics"]
+    else:
+        scorings["codes alone"] = result["test_metrics"]
+    if on_test:
+        scorings["codes alone, each metric's best epoch on test"] = result[
+            "test_metrics_best_per_metric"
+        ]
+    if released is not None:
+        label = "as released: mixed table" + (", each metric's best epoch on test" * on_test)
+        scorings[label] = released
+    return scorings
 
 
 def beyond_paper_settings(result: dict) -> dict[str, object]:
-    """The settings beyond the paper (``LATE_DEFAULTS["student"]``: the teacher's own loss, the
-    way codes are found) a student result sets away from the paper; results stored before a
-    setting existed lack its key and had its default."""
+    """The settings beyond the paper (``LATE_DEFAULTS["student"]`` less the code-mode switches:
+    the teacher's own loss, the way codes are found) a student result sets away from the paper;
+    results stored before a setting existed lack its key and had its default."""
     student = result["config"]["student"]
     return {
         name: student.get(name, default)
         for name, default in LATE_DEFAULTS["student"].items()
-        if student.get(name, default) != default
+        if student.get(name, default) != default and name not in CODE_MODE_EXTRA
     }
 
 
