@@ -83,3 +83,31 @@ def record_test(
         "test_breakdown": repeat_explore(ranks, test.sequences, test.targets),
         "ranks": save_ranks(store, run_id, ranks),
     }
+
+
+def paired_bootstrap(
+    ranks: torch.Tensor,
+    baseline: torch.Tensor,
+    k: int = 10,
+    resamples: int = 2000,
+    seed: int = 0,
+    chunk: int = 100,
+) -> dict[str, tuple[float, float, float]]:
+    """P@k and NDCG@k of ``ranks`` minus ``baseline`` (the same test sessions, in the same
+    order), in percentage points: the difference and its 95% paired bootstrap interval, sessions
+    resampled with replacement (percentile method, seeded)."""
+    if ranks.shape != baseline.shape:
+        raise ValueError(f"paired ranks must match, got {tuple(ranks.shape)} and "
+                         f"{tuple(baseline.shape)}")  # fmt: skip
+    generator = torch.Generator().manual_seed(seed)
+    n, found = ranks.numel(), {}
+    for name, metric in ((f"P@{k}", hit_at_k), (f"NDCG@{k}", ndcg_at_k)):
+        gaps = 100 * (metric(ranks, k) - metric(baseline, k))  # (n,) per-session differences
+        means = torch.cat([
+            gaps[torch.randint(n, (min(chunk, resamples - start), n), generator=generator)]
+            .mean(dim=1)
+            for start in range(0, resamples, chunk)
+        ])  # fmt: skip
+        low, high = torch.quantile(means, torch.tensor([0.025, 0.975], dtype=means.dtype))
+        found[name] = (gaps.mean().item(), low.item(), high.item())
+    return found

@@ -12,7 +12,7 @@ import torch
 from eodrec.config import make_config
 from eodrec.experiment import Experiment
 from eodrec.metrics import evaluate_ranks
-from eodrec.ranks import load_ranks, ranks_path, repeat_explore
+from eodrec.ranks import load_ranks, paired_bootstrap, ranks_path, repeat_explore
 from eodrec.runs import load_run
 from eodrec.store import ResultsStore, StoreError
 
@@ -69,3 +69,20 @@ def test_every_committed_ranks_file_gives_its_results_test_metrics(path):
     assert evaluate_ranks(ranks) == result["test_metrics"]
     breakdown = result["test_breakdown"]
     assert breakdown["repeat"]["count"] + breakdown["explore"]["count"] == len(ranks)
+
+
+def test_paired_bootstrap_brackets_the_difference_and_sees_a_real_gap():
+    generator = torch.Generator().manual_seed(0)
+    baseline = torch.randint(1, 40, (3000,), generator=generator)
+    better = torch.where(torch.rand(3000, generator=generator) < 0.3, 1, baseline)
+    gap = paired_bootstrap(better, baseline)
+    diff, low, high = gap["P@10"]
+    assert diff == pytest.approx(
+        100 * ((better <= 10).double().mean() - (baseline <= 10).double().mean()).item()
+    )
+    assert 0 < low < diff < high  # a real gain: the interval excludes 0
+    same = paired_bootstrap(baseline, baseline)
+    assert same["NDCG@10"] == (0.0, 0.0, 0.0)  # identical rankings: no spread at all
+    assert paired_bootstrap(better, baseline) == gap  # seeded
+    with pytest.raises(ValueError, match="paired ranks must match"):
+        paired_bootstrap(better[:10], baseline)

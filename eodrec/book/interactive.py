@@ -198,6 +198,47 @@ def latency_bars(benches: Sequence[dict]) -> go.Figure:
     return fig.update_layout(barmode="group")
 
 
+def frontier_figure(points: pd.DataFrame, results: Sequence[dict], random_floor: dict) -> go.Figure:
+    """Test P@10 over item-state bytes (log axis), a panel per dataset: a marker per family, the
+    Pareto front as a line, the random-ranking floor (``random_floor`` by dataset, in percent)
+    dashed; hover gives the point and the run behind it."""
+    fig = _figure("frontier", "Test P@10 (%) over item-state bytes", 480, points.empty)
+    if points.empty:
+        return fig
+    datasets = sorted(points["dataset"].unique())
+    fig = make_subplots(rows=1, cols=len(datasets), subplot_titles=datasets).update_layout(
+        fig.layout
+    )
+    runs = {r["id"]: _details(r) for r in results}
+    families = list(dict.fromkeys(points["family"]))
+    for col, dataset in enumerate(datasets, start=1):
+        of_dataset = points[points["dataset"] == dataset]
+        front = of_dataset[of_dataset["on front"]].sort_values("item bytes")
+        fig.add_trace(go.Scatter(x=front["item bytes"], y=front["P@10"], mode="lines",
+                                 line={"color": "#999999", "shape": "hv"}, name="Pareto front",
+                                 legendgroup="front", showlegend=col == 1, hoverinfo="skip"),
+                      row=1, col=col)  # fmt: skip
+        for i, family in enumerate(families):
+            group = of_dataset[of_dataset["family"] == family]
+            if group.empty:
+                continue
+            custom = [runs.get(run, ["?"] * 4) + [point] for run, point in
+                      zip(group["run"], group["point"], strict=True)]  # fmt: skip
+            fig.add_trace(go.Scatter(
+                x=group["item bytes"], y=group["P@10"], mode="markers", name=family,
+                legendgroup=family, showlegend=col == 1, customdata=custom,
+                marker={"color": COLORS[i % len(COLORS)], "size": 10,
+                        "symbol": ["star" if f else "circle" for f in group["on front"]]},
+                hovertemplate="<b>%{customdata[4]}</b>: P@10 %{y:.2f}%, %{x:,} bytes"
+                + RUN_HOVER,
+            ), row=1, col=col)  # fmt: skip
+        if dataset in random_floor:
+            fig.add_hline(y=random_floor[dataset], line_dash="dash", line_color="#bbbbbb",
+                          annotation_text="random ranking", row=1, col=col)  # fmt: skip
+    fig.update_xaxes(type="log", title_text="item-state bytes (log)")
+    return fig.update_yaxes(title_text="test P@10 (%)", col=1)
+
+
 def _figure(name: str, title: str, height: int, empty: bool = False) -> go.Figure:
     """A figure with the book's layout. ``empty`` is the static cells' fallback: say there is
     nothing to draw instead of raising. ``layout.meta`` keeps ``name`` (the div id's) and

@@ -56,7 +56,7 @@ def sweep_results(name: str, page: Page) -> tuple[list[dict], list[str]]:
 
 
 def _results_of(configs, page: Page, command) -> tuple[list[dict], list[str]]:
-    store = _page_store(page)
+    store = page_store(page)
     found, missing = [], []
     for config in configs:
         result = store.find(config)
@@ -77,7 +77,7 @@ def _train_on_the_spot(config, page: Page, store) -> dict:
     return Experiment(config, page.data_dir, store, progress=False).run()
 
 
-def _page_store(page: Page):
+def page_store(page: Page):
     """The results a page reads: ``results/``, or with ``smoke`` the cache's runs."""
     from eodrec.store import ResultsStore, results_root
 
@@ -141,4 +141,4 @@ def latency_results(page: Page) -> tuple[list[dict], list[str]]:
 
 def page_results(page: Page) -> list[dict]:
     """Every stored result of the page's profile (smoke: the ones trained on the spot)."""
-    return [r for r in _page_store(page).runs() if r["profile"] == page.profile]
+    return [r for r in page_store(page).runs() if r["profile"] == page.profile]

@@ -1,0 +1,239 @@
+"""Beyond the paper: test P@10 against the bytes of the item state, per dataset, for every way
+of shrinking the item table we run, and which of them no other beats at its size.
+
+A compressed student earns its place only if nothing simpler is as accurate at its size: the
+teacher's own table quantized after training, a teacher with a narrower table, codes that know
+nothing of the items. A point is on the Pareto front when no other point is at least as accurate
+with at most as many bytes (and strictly better in one). Each point's difference from the
+teacher comes with a paired bootstrap 95% interval over the test sessions.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pandas as pd
+
+from eodrec.book.tables.compare import dataset_name
+from eodrec.compression import full_table_bytes
+from eodrec.config import LATE_DEFAULTS
+from eodrec.models.student import RECIPES
+
+# The runs the page gathers, as ``(experiment, overrides)``: the teacher and its table quantized
+# after training, the paper's student, OD-Rec, the most-popular floor, and every variant of this
+# project's recipe that was tried (the recipe is chosen among them on validation).
+RECIPE = "distill-codes"
+RECIPE_VARIANTS = (
+    (),
+    ("gamma=0",),
+    ("student_init=fresh",),
+    ("code_learning=random-hash",),
+)
+FRONTIER_RUNS = [
+    ("teacher", []),
+    ("teacher", ["table_bits=8"]),
+    ("teacher", ["table_bits=4"]),
+    ("student", []),
+    ("odrec", []),
+    ("baseline", ["method=pop"]),
+    *[("student", [f"recipe={RECIPE}", *variant]) for variant in RECIPE_VARIANTS],
+]
+COLUMNS = ["dataset", "point", "family", "item bytes", "P@10", "NDCG@10", "explore P@10"]
+
+
+def student_settings(result: dict) -> dict:
+    """A student result's settings, with those stored before they existed at their default."""
+    return {**LATE_DEFAULTS["student"], **result["config"]["student"]}
+
+
+def recipe_knobs(result: dict) -> str:
+    """A recipe run's knobs where they differ from the recipe's defaults, e.g. ``gamma=0``."""
+    student = student_settings(result)
+    defaults = {"student_init": "teacher", "seed": 0, **RECIPES[student["recipe"]]}
+    values = {**student, "seed": result["config"]["train"]["seed"]}
+    changed = [f"{k}={values[k]}" for k, v in defaults.items() if k in values and values[k] != v]
+    return ", ".join(changed) or "defaults"
+
+
+def describe(result: dict) -> tuple[str, str] | None:
+    """``(family, point label)`` of a result on the frontier, or None for a result that is not
+    a point of it (other backbones, Fig. 3 variants, the repeat mechanism)."""
+    config = result["config"]
+    if config.get("repeat") or config.get("model", {}).get("backbone", "teacher") != "teacher":
+        return None
+    if result["experiment"] == "baseline":
+        return ("floor", "Most-popular") if result["model"] == "pop" else None
+    if result["experiment"] == "odrec":
+        return "OD-Rec", "OD-Rec"
+    if result["experiment"] == "teacher":
+        bits = (config.get("quantize") or {}).get("table_bits")
+        return ("quantized teacher", f"Teacher int{bits}") if bits else ("teacher", "Teacher")
+    student = student_settings(result)
+    if student["recipe"] == "paper":
+        paper = student["variant"] == "full" and student["code_learning"] == "gumbel"
+        return ("paper student", "Student (paper mode)") if paper else None
+    if student["code_learning"] == "random-hash":
+        return "hashing codes", f"Hashing codes ({recipe_knobs(result)})"
+    return "recipe", f"{student['recipe']} ({recipe_knobs(result)})"
+
+
+def item_bytes(result: dict, n_items: int) -> int:
+    """What a point stores per catalogue: its item table, codes and codebooks, or tensor-train
+    cores; the floor's state (its ranked list)."""
+    if "compression" in result:
+        return result["compression"]["student_item_bytes"]
+    if "quantize" in result:
+        return result["quantize"]["item_bytes"]
+    if result["experiment"] == "baseline":
+        return result["state_bytes"]
+    return full_table_bytes(n_items + 1, result["config"]["model"]["dim"])
+
+
+def frontier_table(
+    results: list[dict],
+    n_items: dict[str, int],
+    bootstrap: Callable[[dict, dict], dict] | None = None,
+) -> pd.DataFrame:
+    """One row per point, in percent, with ``on front`` and the run id; ``n_items`` by dataset
+    (as stored: ``Tmall``); with ``bootstrap(result, teacher)`` (paired ranks: see
+    :func:`eodrec.ranks.paired_bootstrap`) the difference from the teacher and its interval."""
+    rows = []
+    for result in results:
+        described = describe(result)
+        if described is None:
+            continue
+        rows.append({
+            "dataset": dataset_name(result),
+            "point": described[1],
+            "family": described[0],
+            "item bytes": item_bytes(result, n_items[result["dataset"]]),
+            "P@10": 100 * result["test_metrics"]["P@10"],
+            "NDCG@10": 100 * result["test_metrics"]["NDCG@10"],
+            "explore P@10": _explore(result),
+            "run": result["id"],
+            "_result": result,
+        })  # fmt: skip
+    frame = pd.DataFrame(rows, columns=[*COLUMNS, "run", "_result"])
+    frame["on front"] = on_front(frame)
+    if bootstrap is not None:
+        frame = _with_gaps(frame, bootstrap)
+    frame = frame.sort_values(["dataset", "item bytes"]).reset_index(drop=True)
+    return frame.drop(columns="_result")
+
+
+def on_front(frame: pd.DataFrame) -> pd.Series:
+    """Whether each row is on its dataset's Pareto front of (fewer bytes, higher P@10)."""
+
+    def dominated(row) -> bool:
+        rivals = frame[(frame["dataset"] == row["dataset"]) & (frame.index != row.name)]
+        no_worse = (rivals["item bytes"] <= row["item bytes"]) & (rivals["P@10"] >= row["P@10"])
+        better = (rivals["item bytes"] < row["item bytes"]) | (rivals["P@10"] > row["P@10"])
+        return bool((no_worse & better).any())
+
+    return frame.apply(lambda row: not dominated(row), axis=1).astype(bool)
+
+
+def _with_gaps(frame: pd.DataFrame, bootstrap: Callable[[dict, dict], dict]) -> pd.DataFrame:
+    """Each row's P@10 and NDCG@10 minus its dataset's teacher's, with the 95% interval."""
+    teachers = {r["dataset"]: r["_result"] for _, r in frame.iterrows() if r["point"] == "Teacher"}
+    cells = {"ΔP@10 vs teacher": [], "ΔNDCG@10 vs teacher": []}
+    for _, row in frame.iterrows():
+        teacher = teachers.get(row["dataset"])
+        gaps = bootstrap(row["_result"], teacher) if teacher is not None else {}
+        for metric, column in (("P@10", "ΔP@10 vs teacher"), ("NDCG@10", "ΔNDCG@10 vs teacher")):
+            gap = gaps.get(metric)
+            cells[column].append(
+                None if gap is None else f"{gap[0]:+.2f} [{gap[1]:+.2f}, {gap[2]:+.2f}]"
+            )
+    return frame.assign(**cells)
+
+
+def chosen_recipe(results: list[dict], select: str = "NDCG@10") -> dict[str, dict]:
+    """Per dataset, the recipe run of best validation ``select`` among every variant tried at
+    seed 0: the choice never looks at the test split."""
+    best: dict[str, dict] = {}
+    for result in results:
+        if (describe(result) or ("",))[0] not in ("recipe", "hashing codes"):
+            continue
+        if result["config"]["train"]["seed"] != 0:
+            continue
+        dataset = result["dataset"]
+        if (
+            dataset not in best
+            or result["valid_metrics"][select] > best[dataset]["valid_metrics"][select]
+        ):
+            best[dataset] = result
+    return best
+
+
+def recipe_variants(results: list[dict]) -> pd.DataFrame:
+    """Every variant of the recipe tried, validation beside test, in percent; ``chosen`` marks the
+    one :func:`chosen_recipe` selects on validation."""
+    chosen = {r["id"] for r in chosen_recipe(results).values()}
+    rows = [
+        {
+            "dataset": dataset_name(r),
+            "variant": recipe_knobs(r),
+            "valid P@10": 100 * r["valid_metrics"]["P@10"],
+            "valid NDCG@10": 100 * r["valid_metrics"]["NDCG@10"],
+            "test P@10": 100 * r["test_metrics"]["P@10"],
+            "test NDCG@10": 100 * r["test_metrics"]["NDCG@10"],
+            "explore P@10": _explore(r),
+            "wall time (min)": r["wall_time_s"] / 60,
+            "chosen": r["id"] in chosen,
+            "run": r["id"],
+        }
+        for r in results
+        if (describe(r) or ("",))[0] in ("recipe", "hashing codes")
+    ]
+    return pd.DataFrame(rows).sort_values(["dataset", "valid NDCG@10"], ascending=[True, False])
+
+
+def bootstrap_from(store) -> Callable[[dict, dict], dict]:
+    """The ``bootstrap`` of :func:`frontier_table` over the ranks ``store`` holds; a result
+    stored without ranks gets no interval."""
+    from eodrec.ranks import load_ranks, paired_bootstrap
+    from eodrec.store import StoreError
+
+    def gaps(result: dict, teacher: dict) -> dict:
+        try:
+            return paired_bootstrap(load_ranks(store, result), load_ranks(store, teacher))
+        except StoreError:
+            return {}
+
+    return gaps
+
+
+def frontier_verdicts(points: pd.DataFrame, chosen: dict[str, dict]) -> list[str]:
+    """Per dataset, one sentence: whether the chosen recipe is on the front, and if not, the
+    points that dominate it."""
+    lines = []
+    for dataset, of_dataset in points.groupby("dataset", sort=True):
+        run = next((r["id"] for r in chosen.values() if dataset_name(r) == dataset), None)
+        mine = of_dataset[of_dataset["run"] == run]
+        if mine.empty:
+            lines.append(f"**{dataset}**: no recipe run is stored yet.")
+            continue
+        row = mine.iloc[0]
+        where = f"{row['P@10']:.2f} P@10 at {row['item bytes']:,} bytes"
+        if row["on front"]:
+            lines.append(f"**{dataset}**: the chosen recipe is on the front ({where}).")
+            continue
+        rivals = of_dataset[
+            (of_dataset["item bytes"] <= row["item bytes"]) & (of_dataset["P@10"] >= row["P@10"])
+        ]
+        names = ", ".join(f"{r['point']} ({r['P@10']:.2f} at {r['item bytes']:,} bytes)"
+                          for _, r in rivals.iterrows() if r["run"] != run)  # fmt: skip
+        lines.append(f"**{dataset}**: the chosen recipe ({where}) is dominated by {names}.")
+    return lines
+
+
+def random_floor(n_items: dict[str, int], k: int = 10) -> dict[str, float]:
+    """P@k (%) of a random ranking per dataset (by its display name): k / |V|."""
+    return {dataset_name({"dataset": d}): 100 * k / n for d, n in n_items.items()}
+
+
+def _explore(result: dict) -> float | None:
+    """Test P@10 (%) on the sessions whose target is new to them; None where not stored."""
+    split = result.get("test_breakdown")
+    return 100 * split["explore"]["P@10"] if split else None

@@ -1,0 +1,54 @@
+"""The frontier page's table: which points are on the front, and which recipe run is chosen."""
+
+import pandas as pd
+
+from eodrec.book.tables import frontier
+from eodrec.config import make_config
+
+
+def _result(experiment, overrides, valid, test, run, **fields):
+    config = make_config(experiment, "Tmall", "quick", overrides)
+    model = "pop" if experiment == "baseline" else experiment
+    return {
+        "id": run, "experiment": experiment, "model": model, "dataset": "Tmall",
+        "config": config.to_dict(), "valid_metrics": {"P@10": valid, "NDCG@10": valid},
+        "test_metrics": {"P@10": test, "NDCG@10": test}, "wall_time_s": 60.0, **fields,
+    }  # fmt: skip
+
+
+def _coded(run, valid, test, *overrides):
+    size = {"compression": {"student_item_bytes": 1000}}
+    return _result("student", ["recipe=distill-codes", *overrides], valid, test, run, **size)
+
+
+def test_chosen_recipe_is_the_best_on_validation_never_on_test():
+    runs = [_coded("a", 0.30, 0.10), _coded("b", 0.20, 0.25, "gamma=0")]
+    assert frontier.chosen_recipe(runs)["Tmall"]["id"] == "a"
+    table = frontier.recipe_variants(runs)
+    assert (
+        table.set_index("run").loc["a", "chosen"] and not table.set_index("run").loc["b", "chosen"]
+    )
+    assert set(table["variant"]) == {"defaults", "gamma=0.0"}
+
+
+def test_a_point_is_on_the_front_unless_one_is_as_good_with_no_more_bytes():
+    frame = pd.DataFrame({
+        "dataset": ["T"] * 4, "item bytes": [10, 100, 100, 1000], "P@10": [1.0, 5.0, 4.0, 5.0],
+    })  # fmt: skip
+    assert frontier.on_front(frame).tolist() == [True, True, False, False]
+
+
+def test_frontier_describes_each_point_and_counts_its_bytes():
+    teacher = _result("teacher", [], 0.3, 0.26, "t")
+    int8 = _result("teacher", ["table_bits=8"], 0.3, 0.26, "q", quantize={"item_bytes": 50})
+    pop = _result("baseline", ["method=pop"], 0.01, 0.01, "p", state_bytes=80)
+    narm = _result("teacher", ["backbone=narm"], 0.3, 0.25, "n")
+    table = frontier.frontier_table([teacher, int8, pop, narm, _coded("c", 0.2, 0.2)], {"Tmall": 9})
+    rows = table.set_index("run")
+    assert "n" not in rows.index  # another backbone is not a point of this frontier
+    assert rows.loc["t", "item bytes"] == 10 * 128 * 4  # fp32 rows, padding row included
+    assert rows.loc["q", "point"] == "Teacher int8" and rows.loc["q", "item bytes"] == 50
+    assert rows.loc["c", "family"] == "recipe" and rows.loc["c", "item bytes"] == 1000
+    assert rows.loc["q", "on front"] and not rows.loc["t", "on front"]  # int8: as good, smaller
+    verdict = frontier.frontier_verdicts(table, frontier.chosen_recipe([_coded("c", 0.2, 0.2)]))
+    assert "dominated by" in verdict[0] and "Teacher int8" in verdict[0]
