@@ -186,11 +186,11 @@ def _add_bench(commands) -> None:
         command.set_defaults(handler=_bench, benchmark=name)
 
     latency = bench_commands.add_parser(
-        "latency", help="Table 5: ms per 100 sessions of every stored model on each runtime"
+        "latency", help="Table 5: per-request and per-100 ms of every stored model per runtime"
     )
     latency.add_argument("--dataset", default="Tmall", help="Tmall, retailrocket or toy")
     latency.add_argument("--profile", choices=PROFILES, default=None, help=DEFAULT_PROFILE_HELP)
-    latency.add_argument("--repeats", type=int, default=20, help="timed calls per model (>= 20)")
+    latency.add_argument("--requests", type=int, default=1000, help="requests timed per model")
     latency.add_argument("--runtimes", nargs="*", default=None, help="eager executorch onnx")
     latency.add_argument(
         "--models", nargs="*", default=None, help="labels to measure, e.g. OD-Rec Student"
@@ -215,7 +215,7 @@ def _add_export(commands) -> None:
         help="model: the model's own scoring (by codebook for a student); dense: full table",
     )
     export.add_argument(
-        "--length", type=int, default=None, help="session length (default: longest test session)"
+        "--buckets", type=int, nargs="*", default=None, help="session lengths (default: 8, 16, ...)"
     )
     _add_common(export)
     export.set_defaults(handler=_export)
@@ -288,17 +288,8 @@ def _train(args: argparse.Namespace) -> int:
     store = ResultsStore(args.results or results_root(config.profile))  # smoke: never committed
     experiment = Experiment(config, args.data_dir, store, args.cache_dir)
     result = experiment.run(resume=args.resume, rerun=args.rerun)
-    print(
-        json.dumps(
-            {
-                "id": result["id"],
-                "selected_epoch": result["selected_epoch"],
-                "test_metrics": result["test_metrics"],
-                "path": str(experiment.store.path(result["id"])),
-            },
-            indent=2,
-        )
-    )
+    summary = {key: result[key] for key in ("id", "selected_epoch", "test_metrics")}
+    print(json.dumps({**summary, "path": str(experiment.store.path(result["id"]))}, indent=2))
     return 0
 
 
@@ -385,19 +376,21 @@ def _bench(args: argparse.Namespace) -> int:
 
 
 def _bench_latency(args: argparse.Namespace) -> int:
+    from eodrec.bench.device_floor import request_floor
     from eodrec.latency import RUNTIMES, bench_latency, latency_path
     from eodrec.store import atomic_write_json, default_results_dir
 
     result = bench_latency(
         args.dataset,
         args.profile,
-        args.repeats,
+        args.requests,
         tuple(args.runtimes or RUNTIMES),
         args.results,
         args.data_dir,
         args.cache_dir,
         tuple(args.models) if args.models else None,
     )
+    result["floor"] = request_floor(result)
     out = args.out or latency_path(
         args.results or default_results_dir(), args.dataset, args.profile
     )
@@ -407,7 +400,8 @@ def _bench_latency(args: argparse.Namespace) -> int:
     else:
         for row in result["rows"]:
             print(
-                f"{row['model']:<16} {row['runtime']:<10} {row['median_ms']:9.2f} ms / 100  "
+                f"{row['model']:<16} {row['runtime']:<10} p50 {row['per_request_p50_ms']:7.3f} ms  "
+                f"{row['batch_ms_per_100']:8.2f} ms / 100  "
                 f"peak {row['peak_rss_mb']:7.1f} MB  bundle {row['bundle_bytes'] or '-'}"
             )
         print(out)
@@ -422,7 +416,7 @@ def _export(args: argparse.Namespace) -> int:
         args.format,
         args.out,
         args.scoring,
-        args.length,
+        args.buckets,
         results=args.results,
         data_dir=args.data_dir,
         cache_dir=args.cache_dir,

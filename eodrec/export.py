@@ -2,17 +2,18 @@
 
 :class:`DeviceModel` is the whole on-device computation: right-padded item ids in, the top-k
 recommended items out, the padding id never among them. The student's bundle holds its codes
-(``uint8``) and codebooks and scores by codebook (:meth:`Codebooks.score_codes`), so no
-|V| x N table exists anywhere in it; every other model carries its full table. ExecuTorch with
-the XNNPACK backend (what an Android app loads) is the on-device runtime; ONNX Runtime is a
-second, different runtime. Both are optional dependencies (``pip install -e '.[device]'``).
+and codebooks and scores by codebook (:class:`CodeScores`), so no |V| x N table exists
+anywhere in it; every other model carries its full table. ExecuTorch with the XNNPACK backend
+(what an Android app loads) is the on-device runtime; ONNX Runtime is a second, different
+runtime. Both are optional dependencies (``pip install -e '.[device]'``).
 
-A bundle takes batches of a fixed session length, the longest test session of its dataset
-unless told otherwise (:func:`pad_sessions` shapes sessions for it): with a dynamic length,
-XNNPACK refuses reshapes with two dynamic dimensions and torch.export specializes nn.GRU's
-length. The batch is dynamic up to :data:`EXAMPLE_BATCH` sessions (ExecuTorch plans its memory for
-the largest batch allowed), except in ExecuTorch programs with a GRU (GRU4Rec, NARM), which
-lowering fixes at exactly that many; :func:`run_in_batches` feeds any bundle whole batches.
+A phone scores one session at a time at its own length, so a bundle is built for several
+static session lengths (*buckets*, :func:`buckets_for`) and two batch sizes, 1 and
+:data:`EXAMPLE_BATCH`: the caller pads each session to the smallest bucket that holds it
+(:func:`bucket_of`). Static shapes because XNNPACK refuses reshapes with two dynamic
+dimensions and torch.export specializes nn.GRU's length. An ExecuTorch bundle is one program
+with a method per (batch, length), its constants stored once; ONNX has one graph per file, so
+an ONNX bundle is one file per length with a dynamic batch. :mod:`eodrec.bundles` runs them.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from eodrec.atomic import atomic_path
@@ -39,11 +41,35 @@ SUFFIXES = {"executorch": ".pte", "onnx": ".onnx"}
 # item's embedding first, then one product with the (|V|, N) table, as the paper's student.
 SCORINGS = ("model", "dense")
 EXAMPLE_BATCH = 100  # the paper's unit: prediction time per 100 sessions
-_INSTALL_HINT = "install it with `pip install -e '.[device]'`"
+BATCHES = (1, EXAMPLE_BATCH)  # one request, and the paper's batch
+SMALLEST_BUCKET = 8  # about the mean session length of Tmall and RetailRocket
+INSTALL_HINT = "install it with `pip install -e '.[device]'`"
 
 
 class ExportError(RuntimeError):
     """A model that cannot be exported, or a runtime that is not installed."""
+
+
+class CodeScores(nn.Module):
+    """The student's scores by codebook (B, N) -> (B, n_items + 1), in ops that ExecuTorch runs
+    fast: theta . e_v = sum_m (A theta)[m*K + c_v^m], one product with the M*K codewords, then
+    M row lookups of it added (``embedding``; ``index_select`` and per-call conversion of
+    ``uint8`` codes to indices run in slow portable kernels). The rows (code plus codebook
+    offset) are stored once as ``int32``, 4 bytes per code."""
+
+    def __init__(self, table: CompositionalItemTable) -> None:
+        super().__init__()
+        codebooks = table.codebooks
+        rows = table.codes.long() + codebooks.offsets()  # (n_items + 1, M) rows of A
+        self.register_buffer("rows", rows.T.contiguous().to(torch.int32))  # (M, n_items + 1)
+        self.codewords = codebooks.codewords  # (M*K, N), shared with the model
+
+    def forward(self, session_vectors: torch.Tensor) -> torch.Tensor:
+        per_codeword = self.codewords @ session_vectors.T  # (M*K, B)
+        scores = F.embedding(self.rows[0], per_codeword)  # (n_items + 1, B)
+        for rows in self.rows[1:]:
+            scores = scores + F.embedding(rows, per_codeword)
+        return scores.T  # (B, n_items + 1)
 
 
 class DeviceModel(nn.Module):
@@ -58,6 +84,9 @@ class DeviceModel(nn.Module):
         self.model = model.eval()
         self.k = k
         self.scoring = scoring
+        table = model.item_table
+        factorized = isinstance(table, CompositionalItemTable) and not table.mixing
+        self.code_scores = CodeScores(table) if factorized and scoring == "model" else None
 
     def forward(self, items: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         mask = items != PADDING_ID
@@ -66,6 +95,8 @@ class DeviceModel(nn.Module):
         session = self.model.encode(batch)
         if self.scoring == "dense":
             scores = session @ self.model.item_table.weight().T
+        elif self.code_scores is not None:
+            scores = self.code_scores(session)
         else:
             scores = self.model.score(session)
         values, columns = scores[:, PADDING_ID + 1 :].topk(self.k, dim=1)  # never the padding
@@ -73,7 +104,7 @@ class DeviceModel(nn.Module):
 
 
 def check_exportable(model: SessionRecommender) -> None:
-    """A student's bundle stores its codes as ``uint8``: K <= 256 codewords per codebook."""
+    """A student's codes must fit ``uint8`` (K <= 256), as the paper's on-device student's."""
     table = model.item_table
     if isinstance(table, CompositionalItemTable) and table.codes.dtype != torch.uint8:
         raise ExportError(
@@ -83,57 +114,87 @@ def check_exportable(model: SessionRecommender) -> None:
 
 
 def pad_sessions(sequences: Sequence[Sequence[int]], length: int) -> torch.Tensor:
-    """Sessions as a bundle's input (n, length): right-padded, each cut to its last ``length``
-    items (the most recent ones) if longer."""
+    """Sessions as a bundle's input (n, length), right-padded. A session longer than ``length``
+    is refused (:func:`bucket_of`): cutting it would change its recommendations."""
     items = torch.zeros(len(sequences), length, dtype=torch.int64)
     for row, sequence in enumerate(sequences):
-        recent = list(sequence)[-length:]
-        items[row, : len(recent)] = torch.tensor(recent, dtype=torch.int64)
+        bucket_of(len(sequence), (length,))
+        items[row, : len(sequence)] = torch.tensor(list(sequence), dtype=torch.int64)
     return items
 
 
-def _device_program(model: SessionRecommender, k: int, scoring: str, length: int):
-    """``DeviceModel`` of a frozen copy (the caller's model is kept), its example input and the
-    dynamic batch dimension torch.export is given."""
+def buckets_for(longest: int) -> tuple[int, ...]:
+    """Session lengths 8, 16, 32, ... up to the first that holds ``longest`` items."""
+    buckets = [SMALLEST_BUCKET]
+    while buckets[-1] < longest:
+        buckets.append(2 * buckets[-1])
+    return tuple(buckets)
+
+
+def bucket_of(length: int, buckets: Sequence[int]) -> int:
+    """The smallest bucket that holds a session of ``length`` items. Training never truncates
+    sessions, so neither does a bundle: a longer session is an error naming the limit."""
+    fitting = [b for b in buckets if b >= length]
+    if not fitting:
+        raise ExportError(
+            f"a session of {length} items is longer than the largest bucket ({max(buckets)} "
+            f"items); export with larger buckets (--buckets)"
+        )
+    return min(fitting)
+
+
+def method_name(batch: int, length: int) -> str:
+    """The ExecuTorch method that scores ``batch`` sessions of ``length`` items."""
+    return f"b{batch}_l{length}"
+
+
+def _frozen(model: SessionRecommender, k: int, scoring: str, buckets: Sequence[int]):
+    """``DeviceModel`` of a frozen copy of ``model`` (the caller's model is kept)."""
     check_exportable(model)
-    if length < 1:
-        raise ExportError(f"the session length must be positive, got {length}")
-    frozen = copy.deepcopy(model).requires_grad_(False)
-    example = torch.ones(EXAMPLE_BATCH, length, dtype=torch.int64)
-    dynamic = ({0: torch.export.Dim("batch", min=1, max=EXAMPLE_BATCH)},)
-    return DeviceModel(frozen, k, scoring), example, dynamic
+    if not buckets or min(buckets) < 1:
+        raise ExportError(f"bucket lengths must be positive, got {list(buckets)}")
+    return DeviceModel(copy.deepcopy(model).requires_grad_(False), k, scoring)
 
 
 def to_executorch(
-    model: SessionRecommender, length: int, k: int = 20, scoring: str = "model"
+    model: SessionRecommender, buckets: Sequence[int], k: int = 20, scoring: str = "model"
 ) -> bytes:
-    """The ExecuTorch program (``.pte`` bytes) of ``DeviceModel(model, k, scoring)`` for
-    sessions of ``length`` items, lowered to XNNPACK where it can run."""
+    """The ExecuTorch program (``.pte`` bytes) of ``DeviceModel(model, k, scoring)``: one method
+    per batch of :data:`BATCHES` and length of ``buckets``, lowered to XNNPACK where it can
+    run; the methods share one copy of each constant."""
     try:
         from executorch.backends.xnnpack.partition.xnnpack_partitioner import XnnpackPartitioner
         from executorch.exir import to_edge_transform_and_lower
     except ImportError:
-        raise ExportError(f"ExecuTorch is not installed; {_INSTALL_HINT}") from None
-    device_model, example, dynamic = _device_program(model, k, scoring, length)
+        raise ExportError(f"ExecuTorch is not installed; {INSTALL_HINT}") from None
+    device_model = _frozen(model, k, scoring, buckets)
     with torch.no_grad():
-        program = torch.export.export(device_model, (example,), dynamic_shapes=dynamic)
+        programs = {
+            method_name(batch, length): torch.export.export(
+                device_model, (torch.ones(batch, length, dtype=torch.int64),)
+            )
+            for batch in BATCHES
+            for length in sorted(set(buckets))
+        }
     # The scoring matmul multiplies by a table computed in the graph (student, OD-Rec) or held
     # as a constant; XNNPACK takes it only as a non-static weight.
     partitioner = XnnpackPartitioner(force_non_static_weights_for_f32_linear=True)
-    return to_edge_transform_and_lower(program, partitioner=[partitioner]).to_executorch().buffer
+    return to_edge_transform_and_lower(programs, partitioner=[partitioner]).to_executorch().buffer
 
 
 def to_onnx(model: SessionRecommender, length: int, k: int = 20, scoring: str = "model") -> bytes:
-    """The ONNX model (bytes) of ``DeviceModel(model, k, scoring)`` for sessions of ``length``
-    items. Nothing is constant-folded: folding would store the student's computed |V| x N
-    table in the file."""
+    """The ONNX model (bytes) of ``DeviceModel(model, k, scoring)`` for batches of 1 to
+    :data:`EXAMPLE_BATCH` sessions of ``length`` items. Nothing is constant-folded: folding
+    would store the student's computed |V| x N table in the file."""
     try:
         import onnxscript  # noqa: F401  (the exporter needs it)
     except ImportError:
         raise ExportError(
-            f"the ONNX exporter (onnxscript) is not installed; {_INSTALL_HINT}"
+            f"the ONNX exporter (onnxscript) is not installed; {INSTALL_HINT}"
         ) from None
-    device_model, example, dynamic = _device_program(model, k, scoring, length)
+    device_model = _frozen(model, k, scoring, (length,))
+    example = torch.ones(EXAMPLE_BATCH, length, dtype=torch.int64)
+    dynamic = ({0: torch.export.Dim("batch", min=1, max=EXAMPLE_BATCH)},)
     # The exporter prints its progress to stdout, where `--json` output goes.
     with torch.no_grad(), contextlib.redirect_stdout(io.StringIO()):
         program = torch.onnx.export(
@@ -150,76 +211,45 @@ def to_onnx(model: SessionRecommender, length: int, k: int = 20, scoring: str = 
     return program.model_proto.SerializeToString()
 
 
-def save_program(program: bytes, path: Path) -> Path:
-    """Write a bundle atomically: a reader never sees half a file."""
-    path = Path(path)
-    with atomic_path(path) as temp:
-        Path(temp).write_bytes(program)
-    return path
+def check_format(fmt: str) -> None:
+    """An unknown bundle format is a one-line error."""
+    if fmt not in FORMATS:
+        raise ExportError(f"unknown format {fmt!r}; formats: {', '.join(FORMATS)}")
 
 
-def load_executorch(path: Path):
-    """The ``forward`` method of a saved program, ready to ``execute([items])``."""
-    try:
-        from executorch.runtime import Runtime
-    except ImportError:
-        raise ExportError(f"ExecuTorch is not installed; {_INSTALL_HINT}") from None
-    if not Path(path).exists():
-        raise ExportError(f"no ExecuTorch program at {path}; write one with `eodrec export`")
-    return Runtime.get().load_program(str(path)).load_method("forward")
-
-
-def load_onnx(path: Path, threads: int = 1):
-    """An ONNX Runtime session of a saved model on ``threads`` CPU threads."""
-    try:
-        import onnxruntime
-    except ImportError:
-        raise ExportError(f"ONNX Runtime is not installed; {_INSTALL_HINT}") from None
-    if not Path(path).exists():
-        raise ExportError(f"no ONNX model at {path}; write one with `eodrec export`")
-    options = onnxruntime.SessionOptions()
-    options.intra_op_num_threads = options.inter_op_num_threads = threads
-    return onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+def bundle_files(fmt: str, buckets: Sequence[int]) -> dict[int | None, str]:
+    """The file-name endings of a bundle: one ``.pte`` (key None), or one ``-lL.onnx`` per
+    length L."""
+    check_format(fmt)
+    if fmt == "executorch":
+        return {None: SUFFIXES[fmt]}
+    return {length: f"-l{length}{SUFFIXES[fmt]}" for length in sorted(set(buckets))}
 
 
 def export_model(
-    model: SessionRecommender, fmt: str, length: int, k: int = 20, scoring: str = "model"
-) -> bytes:
-    """The bundle of ``model`` in format ``fmt`` (one of :data:`FORMATS`)."""
-    if fmt not in FORMATS:
-        raise ExportError(f"unknown format {fmt!r}; formats: {', '.join(FORMATS)}")
-    return (to_executorch if fmt == "executorch" else to_onnx)(model, length, k, scoring)
+    model: SessionRecommender,
+    fmt: str,
+    buckets: Sequence[int],
+    k: int = 20,
+    scoring: str = "model",
+) -> dict[str, bytes]:
+    """The bundle of ``model`` in format ``fmt`` as {file-name ending: bytes}."""
+    files = bundle_files(fmt, buckets)
+    if fmt == "executorch":
+        return {files[None]: to_executorch(model, buckets, k, scoring)}
+    return {ending: to_onnx(model, length, k, scoring) for length, ending in files.items()}
 
 
-def run_bundle(runtime, items: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """(scores, ids) of a loaded bundle (:func:`load_executorch` or :func:`load_onnx`)."""
-    if hasattr(runtime, "execute"):
-        values, ids = runtime.execute([items])
-        return values, ids
-    values, ids = runtime.run(None, {"items": items.numpy()})
-    return torch.from_numpy(values), torch.from_numpy(ids)
-
-
-def run_in_batches(call, items: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """``call`` (one batch -> (scores, ids)) over every row of ``items`` in batches of exactly
-    :data:`EXAMPLE_BATCH`, the last one filled up with copies of its first row."""
-    values, ids = [], []
-    for chunk in items.split(EXAMPLE_BATCH):
-        n = len(chunk)
-        if n < EXAMPLE_BATCH:
-            chunk = torch.cat([chunk, chunk[:1].expand(EXAMPLE_BATCH - n, -1)])
-        v, i = call(chunk)
-        values.append(v[:n])
-        ids.append(i[:n])
-    return torch.cat(values), torch.cat(ids)
-
-
-def load_bundle(path: Path, threads: int = 1):
-    """A saved bundle of either format, loaded by its runtime."""
-    path = Path(path)
-    if path.suffix == SUFFIXES["onnx"]:
-        return load_onnx(path, threads)
-    return load_executorch(path)
+def save_bundle(files: dict[str, bytes], stem: Path) -> list[Path]:
+    """Write each file of a bundle as ``stem`` + its ending, atomically: a reader never sees
+    half a file."""
+    paths = []
+    for ending, program in files.items():
+        path = Path(f"{stem}{ending}")
+        with atomic_path(path) as temp:
+            Path(temp).write_bytes(program)
+        paths.append(path)
+    return paths
 
 
 def export_run(
@@ -227,7 +257,7 @@ def export_run(
     fmt: str,
     out_dir: Path,
     scoring: str = "model",
-    length: int | None = None,
+    buckets: Sequence[int] | None = None,
     k: int = 20,
     results: Path | None = None,
     data_dir: Path | None = None,
@@ -235,14 +265,13 @@ def export_run(
 ) -> dict:
     """Write the bundle of stored run ``run_id`` into ``out_dir`` beside a ``.json`` manifest
     (what it is, its bytes beside the dense table's, the run's compression, provenance), and
-    return the manifest. ``length`` defaults to the longest test session of the dataset."""
+    return the manifest. ``buckets`` default to :func:`buckets_for` the longest test session."""
     from eodrec.checkpoint import CheckpointError
     from eodrec.compression import full_table_bytes
     from eodrec.provenance import provenance
     from eodrec.runs import load_run
 
-    if fmt not in FORMATS:
-        raise ExportError(f"unknown format {fmt!r}; formats: {', '.join(FORMATS)}")
+    check_format(fmt)
     try:
         run = load_run(run_id, results, data_dir, cache_dir)
     except CheckpointError as error:
@@ -250,11 +279,10 @@ def export_run(
             f"run {run_id} has no usable checkpoint ({error}); train it again with `eodrec "
             f"train ... --rerun` or point --cache-dir at the machine's checkpoints"
         ) from None
-    test = run.splits["test"].sequences
-    length = length or max(len(s) for s in test)
-    bundle = export_model(run.model, fmt, length, k, scoring)
-    name = run_id + ("-dense" if scoring == "dense" else "")
-    path = save_program(bundle, Path(out_dir) / (name + SUFFIXES[fmt]))
+    buckets = tuple(buckets or buckets_for(max(len(s) for s in run.splits["test"].sequences)))
+    files = export_model(run.model, fmt, buckets, k, scoring)
+    stem = Path(out_dir) / (run_id + ("-dense" if scoring == "dense" else ""))
+    paths = save_bundle(files, stem)
     result = run.result
     manifest = {
         "run": run_id,
@@ -263,14 +291,15 @@ def export_run(
         "profile": result["profile"],
         "format": fmt,
         "scoring": scoring,
-        "length": length,
+        "buckets": list(buckets),
+        "batches": list(BATCHES),
         "k": k,
-        "path": str(path),
-        "bundle_bytes": len(bundle),
+        "paths": [str(p) for p in paths],
+        "bundle_bytes": sum(len(b) for b in files.values()),
         "dense_table_bytes": full_table_bytes(run.model.n_items + 1, run.model.dim),
         "compression": result.get("compression"),
         "provenance": provenance(result["profile"]),
     }
-    with atomic_path(path.with_suffix(".json")) as temp:
+    with atomic_path(Path(f"{stem}.json")) as temp:
         Path(temp).write_text(json.dumps(manifest, indent=2))
     return manifest

@@ -1,14 +1,20 @@
-"""Table 5: prediction time per 100 sessions on on-device runtimes, every model in one run.
+"""Table 5 as a phone runs it: every stored model on on-device runtimes, in one run.
 
 For each stored model of a dataset (teacher, student, OD-Rec, each baseline) and each runtime
 (eager PyTorch, ExecuTorch with XNNPACK, ONNX Runtime) a fresh process on one thread loads the
-model, runs 3 warm-up calls, then times ``repeats`` calls, each on the next 100 test sessions
-(the same batches for every model), and reports the median, its peak resident memory and, for
-a bundle, its top-20 on the whole test set. The parent checks that top-20 against eager
-PyTorch's, tie-aware (:func:`same_topk`): identical codes give exactly tied scores, and
-runtimes order ties differently. The student is measured twice: scoring by codebook (its own
-:meth:`~eodrec.models.codes.Codebooks.score_codes`) and dense (rebuild the table, then one
-product), as the paper's student scores. :func:`bench_scoring` times scoring alone.
+model (a bundle built for length buckets, :mod:`eodrec.export`) and measures
+
+* per request: batch 1, each of :data:`REQUESTS` test sessions (the same for every model) at
+  its bucket, each call timed: p50, p90, p99;
+* batch: every test session at its bucket, :data:`SESSIONS_PER_CALL` sessions of one bucket
+  per call: milliseconds per 100 sessions over the whole test set;
+* its peak resident memory,
+
+and writes its top-20s. The parent checks them against eager PyTorch's on every session padded
+to the longest test session, tie-aware (:func:`same_topk`): identical codes give exactly tied
+scores, and runtimes order ties differently. The student is measured twice: scoring by
+codebook (:class:`~eodrec.export.CodeScores`) and dense (rebuild the table, then one product),
+as the paper's student scores. :func:`bench_scoring` times scoring alone.
 
 Timings compare only within one run on one machine; the paper's seconds come from an Android
 emulator, so the book compares ratios.
@@ -30,6 +36,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
+from eodrec.bundles import load_bundle, run_bucketed, run_in_batches
 from eodrec.checkpoint import (
     CheckpointError,
     default_cache_dir,
@@ -39,15 +46,13 @@ from eodrec.checkpoint import (
 )
 from eodrec.config import ExperimentConfig, ParameterError, make_config
 from eodrec.export import (
-    SUFFIXES,
     DeviceModel,
     ExportError,
+    bucket_of,
+    buckets_for,
     export_model,
-    load_bundle,
     pad_sessions,
-    run_bundle,
-    run_in_batches,
-    save_program,
+    save_bundle,
 )
 from eodrec.models.base import SessionRecommender
 from eodrec.provenance import provenance
@@ -55,6 +60,7 @@ from eodrec.store import ResultsStore
 
 RUNTIMES = ("eager", "executorch", "onnx")
 SESSIONS_PER_CALL = 100
+REQUESTS = 1000  # single-session requests timed per model: p99 rests on 10 of them
 TOP_K = 20
 WARMUP_CALLS = 3
 # What Table 5 measures, as (label, train command arguments, scoring).
@@ -82,10 +88,11 @@ class Cell:
     runtime: str
     scoring: str
     bundle: str | None
+    buckets: list[int]
     checkpoint: str
-    inputs: str
+    sessions: str
+    requests: int
     outputs: str
-    repeats: int
 
 
 def same_topk(values_a, ids_a, values_b, ids_b, atol: float = 1e-4) -> np.ndarray:
@@ -117,10 +124,16 @@ def latency_configs(dataset: str, profile: str) -> list[tuple[str, ExperimentCon
     ]
 
 
+def request_indices(n_sessions: int, requests: int) -> np.ndarray:
+    """The test sessions timed one by one: ``requests`` of them evenly spaced over the test
+    set, the same for every model."""
+    return np.linspace(0, n_sessions - 1, min(requests, n_sessions)).round().astype(int)
+
+
 def bench_latency(
     dataset: str,
     profile: str = "quick",
-    repeats: int = 20,
+    requests: int = REQUESTS,
     runtimes: tuple[str, ...] = RUNTIMES,
     results: Path | None = None,
     data_dir: Path | None = None,
@@ -129,13 +142,14 @@ def bench_latency(
     progress: bool = True,
 ) -> dict:
     """Every stored model of Table 5 (or those labelled in ``models``) on every runtime:
-    latency, memory, bundle bytes, top-20 equality. A model with no stored result is listed
-    under ``missing``; one whose checkpoint is not on this machine is timed with its initial
-    weights (the time depends on shapes, not values) and says so in ``weights``."""
+    per-request percentiles, batch time, memory, bundle bytes, top-20 equality. A model with
+    no stored result is listed under ``missing``; one whose checkpoint is not on this machine
+    is timed with its initial weights (the time depends on shapes, not values) and says so in
+    ``weights``."""
     from eodrec.data.splits import load_splits
 
-    if repeats < 1:
-        raise ParameterError(f"repeats must be at least 1, got {repeats}")
+    if requests < 1:
+        raise ParameterError(f"requests must be at least 1, got {requests}")
     unknown = set(runtimes) - set(RUNTIMES)
     if unknown:
         raise ParameterError(f"unknown runtimes {sorted(unknown)}; runtimes: {RUNTIMES}")
@@ -146,21 +160,19 @@ def bench_latency(
     missing = [run_id for run_id, found in stored.items() if found is None]
     start, work = time.perf_counter(), Path(tempfile.mkdtemp(prefix="eodrec-latency-"))
     data, splits = load_splits(chosen[0][1].data, data_dir)
-    test = splits.test
-    length = max(len(s) for s in test.sequences)
-    inputs = work / "inputs.npy"
-    np.save(inputs, pad_sessions(test.sequences, length).numpy())
+    test = [list(s) for s in splits.test.sequences]
+    longest = max(len(s) for s in test)
     bench = _ModelBench(
-        work, inputs, torch.from_numpy(np.load(inputs)), length, data.n_items, repeats,
+        work, test, buckets_for(longest), data.n_items, requests,
         Path(cache_dir or default_cache_dir()),
     )  # fmt: skip
-    rows, student_shape = [], None
+    (work / "sessions.json").write_text(json.dumps(test))
+    rows, student = [], None
     bar = tqdm(total=len(present) * len(runtimes), desc=f"latency {dataset}", disable=not progress)
     for label, config, scoring in present:
         model, weights = bench.load(config, stored[config.run_id])
         if label == "Student":
-            table = model.item_table
-            student_shape = (model.n_items, model.dim, table.n_codebooks, table.n_codewords)
+            student = _student_shape(model)
         for row in bench.rows(label, config, scoring, model, weights, runtimes):
             rows.append(row)
             bar.update()
@@ -170,30 +182,52 @@ def bench_latency(
         "dataset": dataset,
         "profile": profile,
         "sessions_per_call": SESSIONS_PER_CALL,
-        "length": length,
-        "test_sessions": len(test.sequences),
-        "repeats": repeats,
+        "buckets": list(bench.buckets),
+        "bucket_sessions": _bucket_counts(test, bench.buckets),
+        "longest": longest,
+        "test_sessions": len(test),
+        "requests": min(requests, len(test)),
         "threads": 1,
         "rows": rows,
         "ratios": latency_ratios(rows),
-        "scoring": _scoring_at(student_shape, repeats),
+        "student": student,
+        "scoring": _scoring_at(student),
         "missing": missing,
         "wall_time_s": time.perf_counter() - start,
         "provenance": provenance(profile, data.checksums, runtimes=_runtime_versions()),
     }
 
 
+def _bucket_counts(sequences: list, buckets: tuple[int, ...]) -> dict[str, int]:
+    counts = dict.fromkeys(map(str, buckets), 0)
+    for sequence in sequences:
+        counts[str(bucket_of(len(sequence), buckets))] += 1
+    return counts
+
+
+def _student_shape(model: SessionRecommender) -> dict:
+    """What the device floor needs of the student: its table's and encoder's shapes."""
+    table, backbone = model.item_table, model.config
+    return {
+        "n_items": model.n_items,
+        "dim": model.dim,
+        "n_codebooks": table.n_codebooks,
+        "n_codewords": table.n_codewords,
+        "n_layers": backbone.n_layers,
+        "ffn_dim": backbone.inner_dim,
+    }
+
+
 @dataclass
 class _ModelBench:
     """Times one model at a time on each runtime, every call in a fresh process, over the same
-    padded test sessions; checks each bundle's top-20 against eager PyTorch's."""
+    test sessions; checks each bundle's top-20s against eager PyTorch's."""
 
     work: Path
-    inputs: Path
-    items: torch.Tensor
-    length: int
+    test: list
+    buckets: tuple[int, ...]
     n_items: int
-    repeats: int
+    requests: int
     cache: Path
 
     def load(self, config: ExperimentConfig, result: dict) -> tuple[SessionRecommender, str]:
@@ -214,24 +248,32 @@ class _ModelBench:
 
     def rows(self, label, config, scoring, model, weights, runtimes) -> Iterator[dict]:
         """One row per runtime: latency, memory, bundle bytes, top-20 equality."""
-        reference = _topk(DeviceModel(model, TOP_K, scoring), self.items)
+        reference = _topk(DeviceModel(model, TOP_K, scoring), self.test)
+        requested = request_indices(len(self.test), self.requests)
         for runtime in runtimes:
-            bundle, bundle_bytes = None, None
+            stem, bundle_bytes = self.work / f"{config.run_id}-{scoring}", None
             if runtime != "eager":
-                program = export_model(model, runtime, self.length, TOP_K, scoring)
-                name = f"{config.run_id}-{scoring}{SUFFIXES[runtime]}"
-                bundle, bundle_bytes = str(save_program(program, self.work / name)), len(program)
+                files = export_model(model, runtime, self.buckets, TOP_K, scoring)
+                save_bundle(files, stem)
+                bundle_bytes = sum(len(b) for b in files.values())
             outputs = self.work / f"{config.run_id}-{scoring}-{runtime}.npz"
             cell = Cell(
-                label, config.run_id, config.to_dict(), self.n_items, runtime, scoring, bundle,
-                str(self._checkpoint(config)), str(self.inputs), str(outputs), self.repeats,
+                label, config.run_id, config.to_dict(), self.n_items, runtime, scoring,
+                str(stem), list(self.buckets), str(self._checkpoint(config)),
+                str(self.work / "sessions.json"), self.requests, str(outputs),
             )  # fmt: skip
             row = {"model": label, "run": config.run_id, "runtime": runtime, "scoring": scoring}
             row.update(_measure_in_fresh_process(cell), bundle_bytes=bundle_bytes, weights=weights)
-            if runtime != "eager":
-                got = np.load(outputs)
-                equal = same_topk(reference[0], reference[1], got["values"], got["ids"])
-                row.update(topk_sessions=int(len(equal)), topk_equal=int(equal.sum()))
+            got = np.load(outputs)
+            batch = same_topk(*reference, got["values"], got["ids"])
+            single = same_topk(
+                reference[0][requested], reference[1][requested],
+                got["request_values"], got["request_ids"],
+            )  # fmt: skip
+            row.update(
+                topk_sessions=int(len(batch)), topk_equal=int(batch.sum()),
+                request_topk_sessions=int(len(single)), request_topk_equal=int(single.sum()),
+            )  # fmt: skip
             yield row
 
     def _checkpoint(self, config: ExperimentConfig) -> Path:
@@ -239,21 +281,26 @@ class _ModelBench:
 
 
 def latency_ratios(rows: list[dict]) -> list[dict]:
-    """Per runtime, the headline ratios of Table 5: OD-Rec's and the teacher's median over
-    the student's (how many times faster the student is), and dense over factorized."""
+    """Per runtime and measure (per-request p50, batch of 100 at buckets), the headline ratios:
+    OD-Rec's and the teacher's time over the student's (how many times faster the student
+    is), and dense over factorized."""
     ratios = []
     for runtime in dict.fromkeys(r["runtime"] for r in rows):
-        median = {r["model"]: r["median_ms"] for r in rows if r["runtime"] == runtime}
-        student = median.get("Student")
-        for other in ("OD-Rec", "Teacher", "Student (dense)"):
-            if student and other in median:
-                ratios.append(
-                    {"runtime": runtime, "versus": other, "times_faster": median[other] / student}
-                )
+        for measure in ("per_request_p50_ms", "batch_ms_per_100"):
+            ms = {r["model"]: r[measure] for r in rows if r["runtime"] == runtime}
+            student = ms.get("Student")
+            for other in ("OD-Rec", "Teacher", "Student (dense)"):
+                if student and other in ms:
+                    ratios.append(
+                        {"runtime": runtime, "measure": measure, "versus": other,
+                         "times_faster": ms[other] / student}
+                    )  # fmt: skip
     return ratios
 
 
-def _topk(model: DeviceModel, items: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
+def _topk(model: DeviceModel, sequences: list) -> tuple[np.ndarray, np.ndarray]:
+    """Eager PyTorch's top-k of every session, padded to the longest: the reference."""
+    items = pad_sessions(sequences, max(len(s) for s in sequences))
     with torch.no_grad():
         values, ids = run_in_batches(model, items)
     return values.numpy(), ids.numpy()
@@ -274,46 +321,57 @@ def _measure_in_fresh_process(cell: Cell) -> dict:
     return json.loads(completed.stdout.strip().splitlines()[-1])
 
 
-def measure(cell: Cell) -> dict:
-    """In the measuring process: load, warm up, time ``repeats`` calls of 100 sessions, then
-    (for a bundle) write its top-20 on every input session."""
+def _load_call(cell: Cell):
+    """The measured thing: eager ``DeviceModel`` under ``no_grad``, or the loaded bundle."""
     from eodrec.models.build import restore_model
 
+    if cell.runtime != "eager":
+        return load_bundle(Path(cell.bundle), cell.runtime, cell.buckets, threads=1)
+    config = ExperimentConfig.from_dict(cell.config)
+    best = load_checkpoint(Path(cell.checkpoint), config.config_hash())
+    model = DeviceModel(restore_model(config, cell.n_items, best), TOP_K, cell.scoring)
+
+    def call(items):
+        with torch.no_grad():
+            return model(items)
+
+    return call
+
+
+def measure(cell: Cell) -> dict:
+    """In the measuring process: load; warm up every shape; time each request alone, then the
+    whole test set in batches at its buckets; write both top-20s."""
     torch.set_num_threads(1)
     baseline_mb = _peak_rss_mb()
-    items = torch.from_numpy(np.load(cell.inputs))
-    if cell.runtime == "eager":
-        config = ExperimentConfig.from_dict(cell.config)
-        best = load_checkpoint(Path(cell.checkpoint), config.config_hash())
-        model = DeviceModel(restore_model(config, cell.n_items, best), TOP_K, cell.scoring)
-
-        def call(batch):
-            with torch.no_grad():
-                return model(batch)
-    else:
-        runtime = load_bundle(Path(cell.bundle), threads=1)
-
-        def call(batch):
-            return run_bundle(runtime, batch)
-
-    batches = items.split(SESSIONS_PER_CALL)
-    batches = [b for b in batches if len(b) == SESSIONS_PER_CALL] or [items]
-    for i in range(WARMUP_CALLS):
-        call(batches[i % len(batches)])
-    times = []
-    for i in range(cell.repeats):
-        batch = batches[i % len(batches)]
+    sequences = json.loads(Path(cell.sessions).read_text())
+    call = _load_call(cell)
+    for length in cell.buckets:
+        for batch in (1, SESSIONS_PER_CALL):
+            for _ in range(WARMUP_CALLS):
+                call(torch.ones(batch, length, dtype=torch.int64))
+    times, request_values, request_ids = [], [], []
+    for index in request_indices(len(sequences), cell.requests):
+        sequence = sequences[index]
+        items = pad_sessions([sequence], bucket_of(len(sequence), cell.buckets))
         start = time.perf_counter()
-        call(batch)
+        values, ids = call(items)
         times.append((time.perf_counter() - start) * 1e3)
-    if cell.runtime != "eager":
-        values, ids = run_in_batches(call, items)
-        np.savez(cell.outputs, values=values.numpy(), ids=ids.numpy())
+        request_values.append(np.asarray(values[0]))
+        request_ids.append(np.asarray(ids[0]))
+    start = time.perf_counter()
+    values, ids = run_bucketed(call, sequences, cell.buckets, SESSIONS_PER_CALL)
+    batch_s = time.perf_counter() - start
+    np.savez(
+        cell.outputs, values=values, ids=ids,
+        request_values=np.stack(request_values), request_ids=np.stack(request_ids),
+    )  # fmt: skip
+    p50, p90, p99 = np.percentile(times, [50, 90, 99]).tolist()
     return {
-        "median_ms": statistics.median(times),
-        "min_ms": min(times),
-        "max_ms": max(times),
-        "calls": len(times),
+        "per_request_p50_ms": p50,
+        "per_request_p90_ms": p90,
+        "per_request_p99_ms": p99,
+        "per_request_mean_ms": statistics.fmean(times),
+        "batch_ms_per_100": batch_s * 1e3 * SESSIONS_PER_CALL / len(sequences),
         "peak_rss_mb": _peak_rss_mb(),
         "rss_before_model_mb": baseline_mb,
     }
@@ -375,14 +433,12 @@ def bench_scoring(
     }
 
 
-def _scoring_at(student_shape: tuple[int, int, int, int] | None, repeats: int) -> list[dict]:
+def _scoring_at(student: dict | None) -> list[dict]:
     """:func:`bench_scoring` at the stored student's (|V|, N, M, K), and at M=4, K=32."""
-    if student_shape is None:
+    if student is None:
         return []
-    n_items, dim, m, k = student_shape
-    return [
-        bench_scoring(n_items, dim, *shape, repeats) for shape in dict.fromkeys([(m, k), (4, 32)])
-    ]
+    shapes = dict.fromkeys([(student["n_codebooks"], student["n_codewords"]), (4, 32)])
+    return [bench_scoring(student["n_items"], student["dim"], *shape) for shape in shapes]
 
 
 def _runtime_versions() -> dict[str, str]:

@@ -7,17 +7,17 @@ Needs the optional ``device`` dependencies (``pip install -e '.[device]'``); ski
 import pytest
 import torch
 
+from eodrec.bundles import load_bundle, load_executorch, run_bucketed
 from eodrec.export import (
-    SUFFIXES,
+    CodeScores,
     DeviceModel,
     ExportError,
+    bucket_of,
+    buckets_for,
     check_exportable,
     export_model,
-    load_bundle,
-    load_executorch,
-    run_bundle,
-    run_in_batches,
-    save_program,
+    pad_sessions,
+    save_bundle,
 )
 from eodrec.latency import same_topk
 from eodrec.models.backbones import build_backbone
@@ -60,11 +60,13 @@ def _model(kind):
     return build_backbone(BackboneConfig(dim=16, n_heads=1, dropout=0.0, backbone=kind), N_ITEMS)
 
 
-def _sessions(n):
+def _sequences(n, longest=8):
     torch.manual_seed(1)
-    items = torch.randint(1, N_ITEMS + 1, (n, LENGTH))
-    lengths = torch.randint(1, LENGTH + 1, (n,))
-    return items * (torch.arange(LENGTH)[None, :] < lengths[:, None])  # right-padded
+    lengths = torch.randint(1, longest + 1, (n,)).tolist()
+    return [torch.randint(1, N_ITEMS + 1, (length,)).tolist() for length in lengths]
+
+
+BUCKETS = (4, 8)
 
 
 # Every model on ExecuTorch (the on-device runtime); ONNX on the two the paper compares.
@@ -73,21 +75,59 @@ def _sessions(n):
     [(kind, "executorch") for kind in ("teacher", "gru4rec", "srgnn", "odrec", "student")]
     + [("odrec", "onnx"), ("student", "onnx")],
 )
-def test_bundle_ranks_like_eager_pytorch_on_every_batch_size(tmp_path, kind, fmt):
-    model = _model(kind)
-    path = save_program(export_model(model, fmt, LENGTH), tmp_path / f"{kind}{SUFFIXES[fmt]}")
-    runtime = load_bundle(path)
-    items = _sessions(230)  # three batches of 100, the last one filled up
-    values, ids = run_in_batches(lambda batch: run_bundle(runtime, batch), items)
+def test_bucketed_bundle_ranks_like_eager_pytorch_one_by_one_and_in_batches(tmp_path, kind, fmt):
+    model, sequences = _model(kind), _sequences(230)  # per bucket: whole batches and a rest
+    save_bundle(export_model(model, fmt, BUCKETS), tmp_path / kind)
+    bundle = load_bundle(tmp_path / kind, fmt, BUCKETS)
+    with torch.no_grad():  # the reference: every session padded to the longest, eager
+        expected = DeviceModel(model)(pad_sessions(sequences, max(BUCKETS)))
+    batched = run_bucketed(bundle, sequences, BUCKETS, batch=100)
+    single = run_bucketed(bundle, sequences[:20], BUCKETS, batch=1)
+    assert batched[1].shape == (230, 20)
+    assert same_topk(*expected, *batched).all()
+    assert same_topk(expected[0][:20], expected[1][:20], *single).all()
+    assert (batched[1] > 0).all()  # the padding id is never recommended
+
+
+def test_a_bundle_refuses_a_shape_it_was_not_built_for_in_one_line(tmp_path):
+    save_bundle(export_model(_model("teacher"), "executorch", (4,)), tmp_path / "t")
+    bundle = load_bundle(tmp_path / "t", "executorch")
+    assert bundle.buckets == (4,)
+    with pytest.raises(
+        ExportError, match=r"built for batches of \[1, 100\] sessions of \[4\]"
+    ) as error:
+        bundle(torch.ones(1, 8, dtype=torch.int64))
+    assert len(str(error.value).splitlines()) == 1
+
+
+def test_a_session_longer_than_the_largest_bucket_is_refused_in_one_line():
+    assert [bucket_of(n, (8, 16, 32)) for n in (1, 8, 9, 32)] == [8, 8, 16, 32]
+    with pytest.raises(
+        ExportError, match=r"33 items is longer than the largest bucket \(32"
+    ) as error:
+        bucket_of(33, (8, 16, 32))
+    assert len(str(error.value).splitlines()) == 1
+    with pytest.raises(ExportError, match="longer than the largest bucket"):
+        run_bucketed(lambda items: None, [[1] * 9], (8,))
+
+
+def test_buckets_double_from_8_up_to_the_longest_session():
+    assert buckets_for(1) == (8,)
+    assert buckets_for(39) == (8, 16, 32, 64)
+    assert buckets_for(127) == (8, 16, 32, 64, 128)
+
+
+def test_code_scores_equal_the_students_own_scoring():
+    model = _student()
+    sessions = torch.randn(7, CONFIG.dim)
     with torch.no_grad():
-        expected_values, expected_ids = run_in_batches(DeviceModel(model), items)
-    assert values.shape == (230, 20)
-    assert same_topk(expected_values, expected_ids, values, ids).all()
-    assert (ids > 0).all()  # the padding id is never recommended
+        assert torch.allclose(
+            CodeScores(model.item_table)(sessions), model.score(sessions), atol=1e-5
+        )
 
 
 def test_dense_and_factorized_student_scoring_agree():
-    model, items = _student(), _sessions(50)
+    model, items = _student(), pad_sessions(_sequences(50), 8)
     with torch.no_grad():
         dense = DeviceModel(model, scoring="dense")(items)
         factorized = DeviceModel(model)(items)
@@ -97,10 +137,11 @@ def test_dense_and_factorized_student_scoring_agree():
 def test_the_student_bundle_holds_no_item_table():
     n_items = 5000  # a table large beside the program's own bytes
     teacher, student = build_backbone(CONFIG, n_items), _student(n_items=n_items)
-    teacher_bytes = len(export_model(teacher, "executorch", LENGTH))
-    student_bytes = len(export_model(student, "executorch", LENGTH))
+    teacher_bytes = sum(map(len, export_model(teacher, "executorch", (LENGTH,)).values()))
+    student_bytes = sum(map(len, export_model(student, "executorch", (LENGTH,)).values()))
     table_bytes = (n_items + 1) * CONFIG.dim * 4
-    assert teacher_bytes - student_bytes > 0.8 * table_bytes
+    row_bytes = (n_items + 1) * 4 * 4  # CodeScores: M = 4 int32 rows per item
+    assert teacher_bytes - student_bytes > 0.8 * table_bytes - row_bytes
 
 
 def test_codes_too_wide_for_uint8_are_refused():

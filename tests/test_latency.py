@@ -4,6 +4,7 @@ from pathlib import Path
 
 import pytest
 
+from eodrec.bench.device_floor import median_bucket, request_floor
 from eodrec.cli import main
 from eodrec.config import make_config
 from eodrec.experiment import Experiment
@@ -29,21 +30,32 @@ def test_latency_times_every_runtime_and_checks_bundles_against_eager(stored_stu
     pytest.importorskip("executorch")
     root = stored_student
     result = bench_latency(
-        "toy", "smoke", repeats=2, results=root / "results", cache_dir=root / "cache",
+        "toy", "smoke", requests=20, results=root / "results", cache_dir=root / "cache",
         models=("Teacher", "Student"), runtimes=("eager", "executorch"), progress=False,
     )  # fmt: skip
     rows = {(r["model"], r["runtime"]): r for r in result["rows"]}
     assert set(rows) == {(m, r) for m in ("Teacher", "Student") for r in ("eager", "executorch")}
+    assert (
+        result["requests"] == 20
+        and sum(result["bucket_sessions"].values()) == result["test_sessions"]
+    )
     for (_, runtime), row in rows.items():
-        assert row["calls"] == 2 and row["median_ms"] > 0 and row["weights"] == "trained"
-        if runtime == "executorch":
-            assert row["topk_equal"] == row["topk_sessions"] == result["test_sessions"]
-            assert row["bundle_bytes"] > 0
+        assert row["weights"] == "trained" and row["peak_rss_mb"] > 0
+        p50, p90, p99 = (row[f"per_request_p{q}_ms"] for q in (50, 90, 99))
+        assert 0 < p50 <= p90 <= p99 and row["batch_ms_per_100"] > 0
+        assert row["topk_equal"] == row["topk_sessions"] == result["test_sessions"]
+        assert row["request_topk_equal"] == row["request_topk_sessions"] == 20
+        assert ((row["bundle_bytes"] or 0) > 0) == (runtime == "executorch")
     assert (
         rows[("Student", "executorch")]["bundle_bytes"]
         < rows[("Teacher", "executorch")]["bundle_bytes"]
     )
-    assert {r["versus"] for r in result["ratios"]} == {"Teacher"}
+    assert {(r["measure"], r["versus"]) for r in result["ratios"]} == {
+        ("per_request_p50_ms", "Teacher"),
+        ("batch_ms_per_100", "Teacher"),
+    }
+    floor = request_floor(result, repeats=2)
+    assert floor["floor_ms"] > 0 and floor["p50_over_floor"]["executorch"] > 0
 
 
 def test_export_of_a_run_without_checkpoint_is_a_one_line_error(stored_student, tmp_path, capsys):
@@ -64,19 +76,28 @@ def test_export_writes_a_bundle_and_its_manifest(stored_student, tmp_path, capsy
     run = make_config("student", "toy", "smoke").run_id
     code = main(
         ["export", "--run", run, "--format", "onnx", "--out", str(tmp_path),
-         "--results", str(root / "results"), "--cache-dir", str(root / "cache")]
+         "--buckets", "8", "16", "--results", str(root / "results"),
+         "--cache-dir", str(root / "cache")]
     )  # fmt: skip
     assert code == 0
-    assert (tmp_path / f"{run}.onnx").stat().st_size > 0
+    for length in (8, 16):  # ONNX: one file per length
+        assert (tmp_path / f"{run}-l{length}.onnx").stat().st_size > 0
     manifest = (tmp_path / f"{run}.json").read_text()
+    assert '"buckets": [\n    8,\n    16\n  ]' in manifest
     assert '"format": "onnx"' in manifest and '"dense_table_bytes"' in manifest
+
+
+def test_the_median_bucket_holds_the_median_session():
+    assert median_bucket({"8": 6, "16": 3, "32": 1}) == 8
+    assert median_bucket({"8": 4, "16": 5, "32": 1}) == 16
 
 
 def _bench_rows(times: dict[str, float], runtime: str = "executorch") -> list[dict]:
     return [
-        {"model": model, "runtime": runtime, "median_ms": ms, "min_ms": ms, "max_ms": ms,
-         "peak_rss_mb": 1.0, "bundle_bytes": 10, "weights": "trained",
-         "topk_equal": 5, "topk_sessions": 5}
+        {"model": model, "runtime": runtime, "batch_ms_per_100": ms, "per_request_p50_ms": ms / 10,
+         "per_request_p90_ms": ms / 5, "per_request_p99_ms": ms / 2, "peak_rss_mb": 1.0,
+         "bundle_bytes": 10, "weights": "trained", "topk_equal": 5, "topk_sessions": 5,
+         "request_topk_equal": 2, "request_topk_sessions": 2}
         for model, ms in times.items()
     ]  # fmt: skip
 
@@ -98,6 +119,7 @@ def test_latency_ratios_say_how_many_times_faster_the_student_is():
 
     ratios = latency_ratios(_bench_rows({"OD-Rec": 30.0, "Teacher": 20.0, "Student": 10.0}))
     assert {(r["versus"], r["times_faster"]) for r in ratios} == {("OD-Rec", 3.0), ("Teacher", 2.0)}
+    assert {r["measure"] for r in ratios} == {"per_request_p50_ms", "batch_ms_per_100"}
 
 
 def test_table5_wide_has_the_papers_ratio_then_ours_per_runtime():

@@ -31,8 +31,8 @@ RUN_HOVER = (
 )
 COLORS = ["#0072b2", "#e69f00", "#009e73", "#cc79a7", "#56b4e9", "#d55e00"]
 DASHES = ["solid", "dash", "dot", "dashdot"]
-LATENCY_FIELDS = ["run", "profile", "wall", "machine", "min ms", "max ms", "peak memory (MB)",
-                  "bundle", "top-20 as eager", "weights"]  # fmt: skip
+LATENCY_FIELDS = ["run", "profile", "wall", "machine", "p90 ms / request", "p99 ms / request",
+                  "peak memory (MB)", "bundle", "top-20 as eager", "weights"]  # fmt: skip
 
 _shown: Counter[str] = Counter()
 
@@ -155,9 +155,9 @@ def sensitivity_curves(results: Sequence[dict], setting: str) -> go.Figure:
 
 
 def latency_bars(benches: Sequence[dict]) -> go.Figure:
-    """Every model's time per 100 sessions on every runtime, a panel per dataset, the bars
-    spanning min to max of the timed calls; a dataset's bars form one legend group."""
-    fig = _figure("latency", "Milliseconds per 100 sessions (median, one thread)", 460, not benches)
+    """Every model's per-request p50 on every runtime, a panel per dataset, the error bars
+    reaching its p99; a dataset's bars form one legend group."""
+    fig = _figure("latency", "Milliseconds per request (p50 to p99, one thread)", 460, not benches)
     if not benches:
         return fig
     names = [dataset_name(b) for b in benches]
@@ -173,27 +173,27 @@ def latency_bars(benches: Sequence[dict]) -> go.Figure:
             bundle=lambda t: t["bundle (MB)"].map(lambda v: _number(v, " MB")),
         )
         for runtime, bars in table.groupby("runtime", sort=False):
-            ms = bars["ms / 100 sessions"]
+            ms = bars["p50 ms / request"]
             fig.add_trace(
                 go.Bar(
                     x=ms.to_numpy(),
                     y=bars["model"].to_numpy(),
                     orientation="h",
-                    error_x={"array": bars["max ms"] - ms, "arrayminus": ms - bars["min ms"]},
+                    error_x={"array": bars["p99 ms / request"] - ms, "arrayminus": 0 * ms},
                     customdata=bars[LATENCY_FIELDS].to_numpy(object),
                     name=runtime,
                     legendgroup=dataset,
                     legendgrouptitle_text=dataset,
                     marker_color=COLORS[runtimes.index(runtime) % len(COLORS)],
                     hovertemplate=f"{dataset} · %{{y}} on {runtime}: <b>%{{x:.3f}} ms</b> "
-                    "(min %{customdata[4]:.3f}, max %{customdata[5]:.3f})<br>"
+                    "(p90 %{customdata[4]:.3f}, p99 %{customdata[5]:.3f})<br>"
                     "peak memory %{customdata[6]:.1f} MB · bundle %{customdata[7]}"
                     "<br>top-20 as eager %{customdata[8]} · weights %{customdata[9]}" + RUN_HOVER,
                 ),
                 row=1,
                 col=col,
             )
-        fig.update_xaxes(title="ms / 100 sessions", row=1, col=col)
+        fig.update_xaxes(title="ms / request (p50)", row=1, col=col)
     fig.update_yaxes(autorange="reversed")
     return fig.update_layout(barmode="group")
 

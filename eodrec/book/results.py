@@ -119,7 +119,7 @@ def latency_results(page: Page) -> tuple[list[dict], list[str]]:
             bench_latency(
                 dataset,
                 "smoke",
-                repeats=3,
+                requests=50,
                 results=results_root("smoke"),
                 data_dir=page.data_dir,
                 models=SMOKE_LATENCY_MODELS,
