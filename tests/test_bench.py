@@ -53,6 +53,6 @@ def test_bad_variants_raise():
 def test_bench_joint_step_on_toy_data():
     result = bench_joint_step("toy", steps=2, warmup=1, malloc=False)
     json.dumps(result)
-    assert set(result["step_ms"]) == {"teacher", "joint", "joint-reference"}
+    assert set(result["step_ms"]) == {"teacher", "joint", "joint-reference", "distill-codes"}
     assert result["ratio_to_teacher"]["teacher"] == 1.0
     assert result["loss_check"]["max_rel_err"] < 1e-4

@@ -7,7 +7,10 @@
   term of Eq. 29, both optimizers), as ``eodrec train student`` runs it;
 * ``joint-reference``: the same step through :func:`~eodrec.distill.joint_losses`, Eq. 29
   written plainly: one lookup per use, the mixed and teacher score matrices materialised,
-  ``F.cross_entropy`` and the KL of :func:`~eodrec.distill.soft_target_kl` computed separately.
+  ``F.cross_entropy`` and the KL of :func:`~eodrec.distill.soft_target_kl` computed separately;
+* ``distill-codes``: the step of this project's student recipe
+  (:class:`~eodrec.stages.CodeDistillStage`: the student on its codes alone, the frozen
+  teacher's forward pass for the soft targets).
 
 and reports each median and its ratio to the teacher step's. The joint models start from
 U(-0.1, 0.1) with random codes: timing needs shapes, not trained weights.
@@ -16,6 +19,7 @@ U(-0.1, 0.1) with random codes: timing needs shapes, not trained weights.
 from __future__ import annotations
 
 import copy
+from dataclasses import replace
 from pathlib import Path
 
 import torch
@@ -24,8 +28,9 @@ from eodrec.bench.timing import median_ms, round_robin
 from eodrec.data import Batch, hot_item_mask
 from eodrec.distill import HotColdRecombination, joint_losses
 from eodrec.memory import tune_glibc_malloc
+from eodrec.models.student import RECIPES
 from eodrec.provenance import hardware
-from eodrec.stages import JointStage, TeacherStage, step_all
+from eodrec.stages import CodeDistillStage, JointStage, TeacherStage, step_all
 
 
 def _reference_losses(stage: JointStage, batch: Batch):
@@ -80,7 +85,16 @@ def _joint_setup(dataset: str, data_dir: Path | str | None, n_batches: int):
             student, teacher, recombination, hot, student_config, train.lr, train.weight_decay
         )
 
-    return config, data.n_items, batches, teacher_model, joint_stage
+    def recipe_stage() -> CodeDistillStage:
+        torch.manual_seed(0)
+        settings = replace(student_config, **RECIPES["distill-codes"], recipe="distill-codes")
+        student = build_student(data.n_items, config.model, settings)
+        student.item_table.set_codes(torch.randint(0, settings.n_codewords, (data.n_items + 1,
+                                                   settings.n_codebooks)))  # fmt: skip
+        teacher = copy.deepcopy(teacher_model)
+        return CodeDistillStage(student, teacher, settings, train.lr, train.weight_decay)
+
+    return config, data.n_items, batches, teacher_model, joint_stage, recipe_stage
 
 
 def bench_joint_step(
@@ -96,22 +110,28 @@ def bench_joint_step(
     if steps < 1 or warmup < 0:
         raise ValueError("steps must be positive and warmup non-negative")
     malloc_tuned = tune_glibc_malloc() if malloc else False
-    config, n_items, batches, teacher_model, joint_stage = _joint_setup(
+    config, n_items, batches, teacher_model, joint_stage, recipe_stage = _joint_setup(
         dataset, data_dir, warmup + steps
     )
     student_config, train = config.student, config.train
     fast, plain = joint_stage(), joint_stage()
     check = _loss_check(fast, plain, batches[0])
     teacher = TeacherStage(copy.deepcopy(teacher_model), train.lr, train.weight_decay)
+    recipe = recipe_stage()
 
     def reference_step(batch: Batch) -> None:
         terms = _reference_losses(plain, batch)
         loss = terms.total(student_config.beta, student_config.gamma)
         step_all(plain.optimizers().values(), loss)
 
-    for stage in (teacher, fast, plain):
+    for stage in (teacher, fast, plain, recipe):
         stage.start_epoch(0)
-    steps_by_name = {"teacher": teacher.step, "joint": fast.step, "joint-reference": reference_step}
+    steps_by_name = {
+        "teacher": teacher.step,
+        "joint": fast.step,
+        "joint-reference": reference_step,
+        "distill-codes": recipe.step,
+    }
     times = round_robin(steps_by_name, batches, warmup)
     medians = median_ms(times)
     return {
