@@ -74,6 +74,7 @@ LATENCY_MODELS = (
     ("OD-Rec", ("odrec", []), "model"),
     ("Student (dense)", ("student", []), "dense"),
     ("Student", ("student", []), "model"),
+    ("distill-codes", ("student", ["recipe=distill-codes"]), "model"),  # this project's recipe
 )
 
 
