@@ -43,12 +43,15 @@ def test_frontier_describes_each_point_and_counts_its_bytes():
     int8 = _result("teacher", ["table_bits=8"], 0.3, 0.26, "q", quantize={"item_bytes": 50})
     pop = _result("baseline", ["method=pop"], 0.01, 0.01, "p", state_bytes=80)
     narm = _result("teacher", ["backbone=narm"], 0.3, 0.25, "n")
-    table = frontier.frontier_table([teacher, int8, pop, narm, _coded("c", 0.2, 0.2)], {"Tmall": 9})
+    narrow = _result("teacher", ["dim=4"], 0.1, 0.1, "s")
+    points = [teacher, int8, pop, narm, narrow, _coded("c", 0.2, 0.2)]
+    table = frontier.frontier_table(points, {"Tmall": 9})
     rows = table.set_index("run")
     assert "n" not in rows.index  # another backbone is not a point of this frontier
     assert rows.loc["t", "item bytes"] == 10 * 128 * 4  # fp32 rows, padding row included
     assert rows.loc["q", "point"] == "Teacher int8" and rows.loc["q", "item bytes"] == 50
     assert rows.loc["c", "family"] == "recipe" and rows.loc["c", "item bytes"] == 1000
+    assert rows.loc["s", "point"] == "Teacher N=4" and rows.loc["s", "item bytes"] == 10 * 4 * 4
     assert rows.loc["q", "on front"] and not rows.loc["t", "on front"]  # int8: as good, smaller
     verdict = frontier.frontier_verdicts(table, frontier.chosen_recipe([_coded("c", 0.2, 0.2)]))
     assert "dominated by" in verdict[0] and "Teacher int8" in verdict[0]
