@@ -1,6 +1,7 @@
 """The frontier page's table: which points are on the front, and which recipe run is chosen."""
 
 import pandas as pd
+import pytest
 
 from eodrec.book.tables import frontier
 from eodrec.config import make_config
@@ -55,3 +56,16 @@ def test_frontier_describes_each_point_and_counts_its_bytes():
     assert rows.loc["q", "on front"] and not rows.loc["t", "on front"]  # int8: as good, smaller
     verdict = frontier.frontier_verdicts(table, frontier.chosen_recipe([_coded("c", 0.2, 0.2)]))
     assert "dominated by" in verdict[0] and "Teacher int8" in verdict[0]
+
+
+def test_seeds_beyond_the_first_give_a_spread_not_new_points():
+    runs = [
+        _coded("a", 0.3, 0.20),
+        _coded("b", 0.3, 0.22, "seed=1"),
+        _coded("c", 0.3, 0.24, "seed=2"),
+    ]
+    spread = frontier.seed_spread(runs).iloc[0]
+    assert spread["seeds"] == 3 and spread["P@10 mean"] == pytest.approx(22.0)
+    assert spread["P@10 sd"] == pytest.approx(2.0)
+    assert len(frontier.frontier_table(runs, {"Tmall": 9})) == 1  # seed 0 only
+    assert set(frontier.recipe_variants(runs)["run"]) == {"a"}

@@ -43,6 +43,12 @@ FRONTIER_RUNS = [
     ("baseline", ["method=pop"]),
     *[("student", [f"recipe={RECIPE}", *variant]) for variant in RECIPE_VARIANTS],
 ]
+# The seeds beyond 0 of the paper's student and of the recipe: their spread, not new points.
+SEED_RUNS = [
+    ("student", [*recipe, f"seed={seed}"])
+    for recipe in ([], [f"recipe={RECIPE}"])
+    for seed in (1, 2)
+]
 COLUMNS = ["dataset", "point", "family", "item bytes", "P@10", "NDCG@10", "explore P@10"]
 
 
@@ -52,10 +58,11 @@ def student_settings(result: dict) -> dict:
 
 
 def recipe_knobs(result: dict) -> str:
-    """A recipe run's knobs where they differ from the recipe's defaults, e.g. ``gamma=0``."""
+    """A recipe run's knobs where they differ from the recipe's defaults, e.g. ``gamma=0``
+    (the seed apart: see :func:`seed_spread`)."""
     student = student_settings(result)
-    defaults = {"student_init": "teacher", "seed": 0, **RECIPES[student["recipe"]]}
-    values = {**student, "seed": result["config"]["train"]["seed"]}
+    defaults = {"student_init": "teacher", **RECIPES[student["recipe"]]}
+    values = student
     changed = [f"{k}={values[k]}" for k, v in defaults.items() if k in values and values[k] != v]
     return ", ".join(changed) or "defaults"
 
@@ -108,7 +115,7 @@ def frontier_table(
     (as stored: ``Tmall``); with ``bootstrap(result, teacher)`` (paired ranks: see
     :func:`eodrec.ranks.paired_bootstrap`) the difference from the teacher and its interval."""
     rows = []
-    for result in results:
+    for result in first_seed(results):
         described = describe(result)
         if described is None:
             continue
@@ -129,6 +136,11 @@ def frontier_table(
         frame = _with_gaps(frame, bootstrap)
     frame = frame.sort_values(["dataset", "item bytes"]).reset_index(drop=True)
     return frame.drop(columns="_result")
+
+
+def first_seed(results: list[dict]) -> list[dict]:
+    """The runs of seed 0: one per point; the others only measure the spread over seeds."""
+    return [r for r in results if (r["config"].get("train") or {}).get("seed", 0) == 0]
 
 
 def on_front(frame: pd.DataFrame) -> pd.Series:
@@ -162,10 +174,8 @@ def chosen_recipe(results: list[dict], select: str = "NDCG@10") -> dict[str, dic
     """Per dataset, the recipe run of best validation ``select`` among every variant tried at
     seed 0: the choice never looks at the test split."""
     best: dict[str, dict] = {}
-    for result in results:
+    for result in first_seed(results):
         if (describe(result) or ("",))[0] not in ("recipe", "hashing codes"):
-            continue
-        if result["config"]["train"]["seed"] != 0:
             continue
         dataset = result["dataset"]
         if (
@@ -193,7 +203,7 @@ def recipe_variants(results: list[dict]) -> pd.DataFrame:
             "chosen": r["id"] in chosen,
             "run": r["id"],
         }
-        for r in results
+        for r in first_seed(results)
         if (describe(r) or ("",))[0] in ("recipe", "hashing codes")
     ]
     return pd.DataFrame(rows).sort_values(["dataset", "valid NDCG@10"], ascending=[True, False])
@@ -247,3 +257,26 @@ def _explore(result: dict) -> float | None:
     """Test P@10 (%) on the sessions whose target is new to them; None where not stored."""
     split = result.get("test_breakdown")
     return 100 * split["explore"]["P@10"] if split else None
+
+
+def seed_spread(results: list[dict]) -> pd.DataFrame:
+    """Test P@10 and NDCG@10 (%) over the seeds each point was trained with: mean, standard
+    deviation (n - 1) and the number of seeds, per dataset and point; a point trained once has no
+    spread."""
+    rows = []
+    for result in results:
+        described = describe(result)
+        if described is None:
+            continue
+        rows.append({
+            "dataset": dataset_name(result), "point": described[1],
+            "P@10": 100 * result["test_metrics"]["P@10"],
+            "NDCG@10": 100 * result["test_metrics"]["NDCG@10"],
+        })  # fmt: skip
+    frame = pd.DataFrame(rows, columns=["dataset", "point", "P@10", "NDCG@10"])
+    spread = frame.groupby(["dataset", "point"], sort=True).agg(
+        seeds=("P@10", "size"),
+        **{f"{m} mean": (m, "mean") for m in ("P@10", "NDCG@10")},
+        **{f"{m} sd": (m, "std") for m in ("P@10", "NDCG@10")},
+    )
+    return spread.reset_index()
