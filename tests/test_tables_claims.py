@@ -54,7 +54,7 @@ def test_the_html_has_one_row_per_claim_a_link_each_and_escapes_text():
     table = claims.claims_table(NO_EVIDENCE)
     table.loc[0, "claim"] = "a < b"
     page = claims.claims_html(table, pages="notebooks/")
-    assert 'id="claims"' in page and "a &lt; b" in page
+    assert 'id="claims-table"' in page and "a &lt; b" in page
     body = page.split("<tbody>")[1]
     assert body.count("<tr>") == len(claims.CLAIMS)
     assert body.count('<a href="notebooks/') == len(claims.CLAIMS)

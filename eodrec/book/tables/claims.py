@@ -468,11 +468,11 @@ def claims_table(evidence: dict[str, list[dict]]) -> pd.DataFrame:
 
 
 def claims_html(table: pd.DataFrame, pages: str = "") -> str:
-    """The Claims table as HTML (``id="claims"``, one ``verdict`` cell per row) with each page
+    """The Claims table as HTML (``id="claims-table"``, one ``verdict`` cell per row) with each page
     a link; ``pages`` is the path from where it is shown to the pages (``notebooks/``)."""
     shown = table.drop(columns="rule").map(html.escape)
     shown["page"] = [f'<a href="{pages}{page}.html">{page}</a>' for page in table["page"]]
-    return shown.to_html(index=False, escape=False, table_id="claims", border=0)
+    return shown.to_html(index=False, escape=False, table_id="claims-table", border=0)
 
 
 def claims_summary(table: pd.DataFrame) -> str:
