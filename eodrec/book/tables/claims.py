@@ -440,7 +440,8 @@ def budget(runs: list[dict]) -> str:
     epochs = sorted({r.get("epochs_run") or len(r["history"]) for r in trained})
     steps = {r["config"]["train"]["max_steps_per_epoch"] for r in trained} - {0}
     paper = BUDGETS["paper", "Tmall"].train
-    text = f"{profiles}: {epochs[0]}" + (f"–{epochs[-1]}" if len(epochs) > 1 else "") + " epochs"
+    span = f"{epochs[0]}–{epochs[-1]} epochs" if len(epochs) > 1 else f"{epochs[0]} epoch"
+    text = f"{profiles}: {span}" + ("s" if len(epochs) == 1 and epochs[0] != 1 else "")
     text += f", capped at {max(steps):,} steps" if steps else ""
     return f"{text} (paper: ≤ {paper['epochs']} epochs, early stopping)"
 
