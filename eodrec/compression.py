@@ -133,7 +133,7 @@ def check_sttd_shapes(
     n_items: int | None = None,
     dim: int | None = None,
 ) -> None:
-    """Raise ``ValueError`` unless the shapes make a d = 2 STTD table (METHOD-NOTES 5.2).
+    """Raise ``ValueError`` unless the shapes make a d = 2 STTD table (docs/method-notes.md §5.2).
 
     Needs R and J2 divisible by n (G1's rank splits into R/n blocks of n; G2 has J2/n columns)
     and, given the table's size, I1·I2 >= n_items + 1 (padding row included) and J1·J2 == dim.

@@ -15,7 +15,8 @@ One training step of the student stage combines four terms (Eq. 29, :func:`joint
 Nothing here detaches the teacher except where the paper's objective says so (Eq. 14 optimises
 C and E only), so when the teacher's parameters are handed to an optimizer the same loss trains
 both models: that is what makes the distillation bidirectional (Sec. 5.4). Freezing the teacher
-gives the paper's Stu-w/o-b ablation and the authors' released behaviour (METHOD-NOTES 7.4).
+gives the paper's Stu-w/o-b ablation and the authors' released behaviour (docs/method-notes.md
+§7.4).
 """
 
 from __future__ import annotations
@@ -42,8 +43,8 @@ Reduction = Literal["mean", "sum"]
 class HotColdViews:
     """A batch split by item popularity for the recombination task (Sec. 5.2).
 
-    Only sequences longer than 1 take part (METHOD-NOTES 1.3). A "mixed" sequence has at least
-    one hot and one cold item; its hot items and its cold items, in their original order with
+    Only sequences longer than 1 take part (docs/method-notes.md §1.3). A "mixed" sequence has at
+    least one hot and one cold item; its hot items and its cold items, in their original order with
     duplicates kept, are left-aligned and right-padded with 0 to the batch width L. Sequences
     whose items are all hot or all cold are only listed by index.
     """
@@ -101,19 +102,20 @@ class HotColdRecombination(nn.Module):
     """Embedding recombination (Eq. 20-21) and the projections W_s, W_t of Eq. 22.
 
     For each mixed session, hot and cold readouts (Eq. 20; the soft attention of Eq. 3 over the
-    raw item vectors, no positions or transformer, METHOD-NOTES 7.9) of both models give::
+    raw item vectors, no positions or transformer, docs/method-notes.md §7.9) of both models give::
 
         z_stu = [theta_hot_stu ; theta_cold_tea]      u = W_s z_stu      (B_mix, N)
         z_tea = [theta_hot_tea ; theta_cold_stu]      v = W_t z_tea      (B_mix, N)
 
     Sessions with only hot or only cold items (Sec. 5.2: "generate the corresponding type of
     session representations and swap them") contribute the swapped full-session vectors,
-    unprojected, as the authors do (METHOD-NOTES 4.2.7, 7.10): u = theta_tea, v = theta_stu.
-    Rows are ordered mixed, cold-only, hot-only.
+    unprojected, as the authors do (docs/method-notes.md §4.2 step 6, §7.10): u = theta_tea, v =
+    theta_stu. Rows are ordered mixed, cold-only, hot-only.
 
-    Ownership, for the optimizers (METHOD-NOTES 4.1): the student owns its hot/cold readouts and
-    both projections, the teacher its own hot/cold readouts; see :meth:`student_parameters` and
-    :meth:`teacher_parameters`. Every parameter starts at U(-init_range, init_range).
+    Ownership, for the optimizers (docs/method-notes.md §4.1): the student owns its hot/cold
+    readouts and both projections, the teacher its own hot/cold readouts; see
+    :meth:`student_parameters` and :meth:`teacher_parameters`. Every parameter starts at
+    U(-init_range, init_range).
     """
 
     def __init__(
@@ -193,7 +195,7 @@ def info_nce(
         L = -(1/B') sum_i log( exp(cos(u_i, v_i)/tau) / sum_j exp(cos(u_i, v_j)/tau) )
 
     Anchored on ``u`` (the student side) and averaged over rows, as the authors do and the
-    beta grid was tuned with (METHOD-NOTES 7.11); the positive stays in the denominator.
+    beta grid was tuned with (docs/method-notes.md §7.11); the positive stays in the denominator.
     The paper's literal Eq. 22 anchors on the teacher side and sums: ``info_nce(v, u,
     reduction="sum")``. ``symmetric`` averages the u- and v-anchored losses. With no rows
     (B' = 0) the loss is 0.
@@ -225,8 +227,8 @@ def soft_target_kl(
 
     The padding column is excluded before the softmax (no probability on it, as in the rec
     loss). Summed over the batch at T = 1, as the authors do and gamma was tuned with
-    (METHOD-NOTES 7.12; Eq. 24 is per session: ``reduction="mean"``). No T^2 factor. Nothing is
-    detached by default, so the gradient reaches both models (bidirectional, Sec. 5.4);
+    (docs/method-notes.md §7.12; Eq. 24 is per session: ``reduction="mean"``). No T^2 factor.
+    Nothing is detached by default, so the gradient reaches both models (bidirectional, Sec. 5.4);
     ``detach_teacher`` gives the usual one-way KD.
     """
     if reduction not in ("mean", "sum"):
@@ -255,7 +257,7 @@ def embedding_mse(
 
     ``paper``: (1/|V|) sum_v ||e_v - X_v||^2, the mean squared L2 distance per item.
     ``code``: sum_v ||e_v - X_v||^2 / (|V|^2 N), the authors' MSELoss divided again by |V|
-    (METHOD-NOTES 3.4, 7.3), smaller by exactly |V| N.
+    (docs/method-notes.md §3.4, §7.3), smaller by exactly |V| N.
 
     |V| is the number of rows given: pass the real items (rows 1..) for the paper, all n_items
     + 1 rows to match the authors. Eq. 14 minimises over the codes and codebooks only, so X is
@@ -289,7 +291,7 @@ def total_loss(
     beta: float,
     gamma: float,
 ) -> torch.Tensor:
-    """Eq. 29: L = L_rec + L_mse + beta * L_con + gamma * L_soft (METHOD-NOTES 4.2.10)."""
+    """Eq. 29: L = L_rec + L_mse + beta * L_con + gamma * L_soft (docs/method-notes.md §4.2)."""
     return rec + mse + gamma * kl + beta * con
 
 

@@ -1,6 +1,6 @@
 """What one optimisation stage trains and how one step goes; the loop lives in :mod:`eodrec.train`.
 
-Three stages make up the paper's schedule (Alg. 1, METHOD-NOTES 0.2):
+Three stages make up the paper's schedule (Alg. 1, docs/method-notes.md §0):
 
 * :class:`TeacherStage`: the teacher alone, softmax cross-entropy (Eq. 27-28);
 * :class:`CodeLearningStage`: the code learner and codebooks against the frozen teacher's table,
@@ -215,8 +215,8 @@ class JointStage(Stage):
         L = L_rec + L_mse + beta * L_con + gamma * L_soft
 
     The terms are those of :func:`~eodrec.distill.joint_losses` (with the codes fixed, L_mse
-    trains the codebooks only, METHOD-NOTES 7.14). The same loss updates the teacher (its own
-    Adam) unless ``freeze_teacher``: that is the bidirectional part (Sec. 5.4); frozen, it is
+    trains the codebooks only, docs/method-notes.md §7.14). The same loss updates the teacher (its
+    own Adam) unless ``freeze_teacher``: that is the bidirectional part (Sec. 5.4); frozen, it is
     Stu-w/o-b and the authors' released behaviour. A student table without codes (OD-Rec's
     tensor train) trains with the same terms less L_mse, its cores in the backbone's optimizer.
     """
@@ -242,7 +242,7 @@ class JointStage(Stage):
         self.compositional = isinstance(table, CompositionalItemTable)
         codebooks = list(table.codebooks.parameters()) if self.compositional else []
         heads = [*student.head_parameters(), *recombination.student_parameters()]
-        if config.untrained_heads:  # the authors' optimizer misses these (METHOD-NOTES 7.5)
+        if config.untrained_heads:  # missed by the authors' optimizer (docs/method-notes.md §7.5)
             for parameter in heads:
                 parameter.requires_grad_(False)
         frozen_or_codebook = [*codebooks, *recombination.parameters()]

@@ -139,7 +139,7 @@ def test_paper_readout_is_invariant_to_extra_padding():
 
 
 def test_code_readout_is_not_padding_invariant():
-    """The authors' readout averages over padded positions too (METHOD-NOTES 2.3).
+    """The authors' readout averages over padded positions too (docs/method-notes.md §2.3).
 
     Real positions' hidden states do not change, but the padded positions' outputs leak into the
     session mean, so a sequence's vector depends on how long the longest one in its batch is.

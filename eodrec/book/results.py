@@ -142,3 +142,37 @@ def latency_results(page: Page) -> tuple[list[dict], list[str]]:
 def page_results(page: Page) -> list[dict]:
     """Every stored result of the page's profile (smoke: the ones trained on the spot)."""
     return [r for r in page_store(page).runs() if r["profile"] == page.profile]
+
+
+# Table 3's baselines, each a teacher with another backbone, and OD-Rec.
+BASELINE_BACKBONES = ("gru4rec", "narm", "stamp", "srgnn", "sasrec")
+# The swept settings of Fig. 4-5 and their sweeps (eodrec.sweeps).
+SENSITIVITY_SWEEPS = {"beta": "fig4_beta", "gamma": "fig4_gamma", "eta": "fig5_eta"}
+
+
+def claim_results(page: Page) -> tuple[dict[str, list[dict]], list[str]]:
+    """Every stored result the claims of :mod:`eodrec.book.tables.claims` read, by evidence
+    key, and the command for each missing one: the same runs the pages behind the claims show
+    (so ``smoke`` trains only what those pages would)."""
+    from eodrec.models.student import ABLATIONS
+
+    runs = {
+        "teachers": [("teacher", [])],
+        "baselines": [("teacher", [f"backbone={b}"]) for b in BASELINE_BACKBONES] + [("odrec", [])],
+        "students": [("student", [])],
+        "ablations": [("student", [] if v == "full" else [f"variant={v}"]) for v in ABLATIONS],
+        "backbones": [
+            (experiment, [f"backbone={b}"])
+            for b in ("narm", "srgnn")
+            for experiment in ("teacher", "student")
+        ],
+    }
+    evidence, missing = {}, []
+    for key, experiments in runs.items():
+        evidence[key], absent = gather_results(page, experiments)
+        missing += absent
+    for setting, sweep in SENSITIVITY_SWEEPS.items():
+        evidence[setting], absent = sweep_results(sweep, page)
+        missing += absent
+    evidence["benches"], absent = latency_results(page)
+    return evidence, list(dict.fromkeys(missing + absent))

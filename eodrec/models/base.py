@@ -12,7 +12,8 @@ A recommender owns an item table (:mod:`eodrec.models.item_tables`) and an encod
   column 0 (padding) included; metrics ignore that column;
 * ``loss(batch)``: softmax cross-entropy of ``score(encode(batch))`` against the targets, with
   the padding column masked to -inf so no probability is ever put on it (paper Eq. 27-28; the
-  paper writes a binary CE, the authors' code and we use the softmax form, METHOD-NOTES 7.13);
+  paper writes a binary CE, the authors' code and we use the softmax form, docs/method-notes.md
+  §7.13);
 * ``forward(batch)``: the scores.
 """
 
@@ -118,7 +119,7 @@ class SessionRecommender(nn.Module, abc.ABC):
         """Session vectors (B, N), item vectors from ``lookup(encoder_ids(batch))``."""
 
     def head_parameters(self) -> list[nn.Parameter]:
-        """Readout parameters the authors' student never trains (METHOD-NOTES 7.5)."""
+        """Readout parameters the authors' student never trains (docs/method-notes.md §7.5)."""
         return []
 
     def score(self, session_vectors: torch.Tensor) -> torch.Tensor:
@@ -180,7 +181,7 @@ def init_uniform_(module: nn.Module, init_range: float) -> None:
 
     Paper Sec. 6.1.3: "All the learnable parameters are initialized with the Uniform Distribution
     U(-0.1, 0.1)". This covers LayerNorm gains and biases, Linear biases and embedding tables
-    too, exactly as the authors' code does (METHOD-NOTES 2.1).
+    too, exactly as the authors' code does (docs/method-notes.md §2.1).
     """
     with torch.no_grad():
         for parameter in module.parameters():

@@ -38,8 +38,8 @@ class CodeLearner(nn.Module):
     """The item-to-code function Phi of Sec. 4.2.1 (Eq. 16-17), applied to rows of X.
 
     ``h = tanh(theta^T X_v + b)`` maps N -> M*K/2, ``softplus(theta'^T h + b')`` maps M*K/2 -> M*K
-    (one shared layer: the paper's theta'_i is (MK/2) x MK, METHOD-NOTES 3.1), and a softmax over
-    each codebook's K entries gives alpha_v^i.
+    (one shared layer: the paper's theta'_i is (MK/2) x MK, docs/method-notes.md §3.1), and a
+    softmax over each codebook's K entries gives alpha_v^i.
 
     Args:
         dim: N, the width of the teacher's item vectors.
@@ -48,7 +48,7 @@ class CodeLearner(nn.Module):
         tau: the Gumbel-softmax temperature epsilon of Eq. 16 (0.3 in the paper, Sec. 6.1.3).
         init_range: paper-mode draws both Linears from U(-init_range, init_range) ("all the
             learnable parameters", Sec. 6.1.3); ``None`` keeps PyTorch's default init, as the
-            authors' code does (METHOD-NOTES 7.17).
+            authors' code does (docs/method-notes.md §7.17).
         code_dtype: dtype of :meth:`codes`; ``uint8`` (what the device stores) needs K <= 256.
     """
 
@@ -99,7 +99,7 @@ class CodeLearner(nn.Module):
         Forward: the exact one-hot of argmax_k softmax((log alpha_k + G_k) / tau) with
         G = -log(-log U), U ~ Uniform(0, 1). Backward: the gradient of that soft sample, so the
         code learner is trained through the discrete choice. The paper gives only Eq. 16; the
-        straight-through form is the authors' (METHOD-NOTES 7.16).
+        straight-through form is the authors' (docs/method-notes.md §7.16).
         """
         log_alpha = self.log_probabilities(X)  # (n, M, K)
         uniform = torch.rand(
@@ -117,8 +117,8 @@ class CodeLearner(nn.Module):
     def codes(self, X: torch.Tensor) -> torch.Tensor:
         """Deterministic codes (n, M) of ``code_dtype``: argmax_k alpha_v^i, no Gumbel noise.
 
-        This is what gets exported and evaluated (METHOD-NOTES 7.15-7.16); the authors instead
-        keep one noisy sample (:func:`codes_from_one_hot` of :meth:`sample`).
+        This is what gets exported and evaluated (docs/method-notes.md §7.15-§7.16); the authors
+        instead keep one noisy sample (:func:`codes_from_one_hot` of :meth:`sample`).
         """
         return self.log_probabilities(X).argmax(dim=-1).to(self.code_dtype)
 

@@ -79,7 +79,7 @@ class Codebooks(nn.Module):
     """The code-to-embedding function Theta: M codebooks of K codewords in one matrix A.
 
     ``codewords`` is A (M*K, N); codebook m is rows [m*K, (m+1)*K). Drawn from
-    U(-init_range, init_range) (the authors leave it uninitialised, METHOD-NOTES 7.17).
+    U(-init_range, init_range) (the authors leave it uninitialised, docs/method-notes.md §7.17).
     """
 
     def __init__(
@@ -169,7 +169,7 @@ class Mixup:
 
     ``paper``: e' = eta X + (1 - eta) e, eta weights the TEACHER (best 0.8 Tmall, 0.7 RR).
     ``code``: e' = eta e + (1 - eta) X, eta weights the composite (the authors' 0.2 = paper
-    0.8; METHOD-NOTES 3.4, 7.1). The two conventions describe the same models.
+    0.8; docs/method-notes.md §3.4, §7.1). The two conventions describe the same models.
 
     The paper mixes only in training and scores with e alone at test (Sec. 4.2.2);
     ``mixed_table_at_test=True`` keeps the table mixed in eval mode too, as the authors' code
@@ -207,7 +207,7 @@ class CompositionalItemTable(ItemTable):
     State: ``codes`` (n_items + 1, M) buffer of ``code_dtype`` (row 0 belongs to the padding
     id and is never a scoring target) and :class:`Codebooks` A (M*K, N). ``lookup`` gathers M
     codewords per id without building the table; ``weight`` composes all n_items + 1 rows.
-    The codes are fixed (METHOD-NOTES 7.14): they are not a parameter and take no gradient;
+    The codes are fixed (docs/method-notes.md §7.14): they are not a parameter and take no gradient;
     :meth:`set_codes` replaces them, e.g. after each code-learning step.
 
     An optional :class:`Mixup` holds a reference to the teacher's table. It is kept as a plain

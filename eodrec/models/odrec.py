@@ -2,9 +2,9 @@
 
 The student is the teacher's backbone over a semi-tensor-product tensor-train table
 (:class:`~eodrec.models.sttd.STTDItemTable`, Eq. 4-10). It learns from a frozen teacher (one
-direction, METHOD-NOTES 5.1) with the EODRec loss at eta = 0, since OD-Rec has no mixup and no
-codes: L = L_rec + beta * L_con + gamma * L_soft, on the same hot/cold recombination. The
-predictive task of OD-Rec's code (weight 0.001, METHOD-NOTES 5.3) is left out.
+direction, docs/method-notes.md §5.1) with the EODRec loss at eta = 0, since OD-Rec has no mixup and
+no codes: L = L_rec + beta * L_con + gamma * L_soft, on the same hot/cold recombination. The
+predictive task of OD-Rec's code (weight 0.001, docs/method-notes.md §5.3) is left out.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from eodrec.models.student import StudentConfig
 
 @dataclass(frozen=True)
 class ODRecConfig:
-    """Tensor-train shapes and distillation weights. Defaults: Tmall (METHOD-NOTES 5.2)."""
+    """Tensor-train shapes and distillation weights. Defaults: Tmall (docs/method-notes.md §5.2)."""
 
     item_shape: tuple[int, int] = (169, 241)  # I1, I2 with I1 I2 >= |V| + 1
     dim_shape: tuple[int, int] = (16, 8)  # J1, J2 with J1 J2 = N

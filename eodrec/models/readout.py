@@ -19,7 +19,7 @@ class SoftAttentionReadout(nn.Module):
         x_bar   = mean of x_t over the real positions
         alpha_t = f^T sigmoid(W1 x_bar + W2 x_t + c)
 
-    ``code`` (the authors' ``sas.py``, METHOD-NOTES 2.3)::
+    ``code`` (the authors' ``sas.py``, docs/method-notes.md §2.3)::
 
         m       = (sum of x_t over ALL L positions, padded ones included) / true length
         alpha_t = f^T sigmoid(W2 tanh(x_t) + c + W1 m)

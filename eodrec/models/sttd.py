@@ -4,14 +4,14 @@ The semi-tensor product (Eq. 6-8) lets a row a of length n·p meet a column b of
 into p blocks of length n and a ⋉ b = sum_k a^k b_k, a block of n numbers. With d = 2 cores the
 table is X = Ĝ1 ⋉ Ĝ2 (Eq. 9), Ĝ1 = G1 as (I1·J1) x R and Ĝ2 = G2 as (R/n) x (I2·J2/n).
 
-Layout (METHOD-NOTES 5.2, canonical mixed radix): item i -> (i1, i2) = (i // I2, i % I2) and
-dimension j = j1·J2 + q·n + s with s < n, q < J2/n::
+Layout (docs/method-notes.md §5.2, canonical mixed radix): item i -> (i1, i2) = (i // I2, i % I2)
+and dimension j = j1·J2 + q·n + s with s < n, q < J2/n::
 
     E[i, j] = sum_{k < R/n} G1[i1, j1, k·n + s] · G2[k, i2, q]
 
 which is entry ((i1, j1), (i2, q)·n + s) of Ĝ1 ⋉ Ĝ2 re-indexed. OD-Rec's training code instead
-reshapes the product plainly, a different assignment of the same entries to items (METHOD-NOTES
-5.3). Row 0 (padding) is a real row of the product; metrics mask its score.
+reshapes the product plainly, a different assignment of the same entries to items
+(docs/method-notes.md §5.3). Row 0 (padding) is a real row of the product; metrics mask its score.
 """
 
 from __future__ import annotations

@@ -107,9 +107,9 @@ class StudentConfig:
     gamma: float = 0.3  # soft-target weight, both datasets (Sec. 6.6)
     contrast_tau: float = 0.2  # InfoNCE temperature (Sec. 6.1.3)
     kd_temperature: float = 1.0  # soft-target temperature (the authors' code)
-    hot_fraction: float = 0.2  # hot items: the top 20% by popularity (METHOD-NOTES 1.3)
+    hot_fraction: float = 0.2  # hot items: the top 20% by popularity (docs/method-notes.md §1.3)
     code_epochs: int = 10  # upper bound of the code-learning stage (Eq. 26), early-stopped
-    code_lr: float = 1e-4  # Adam lr of the code learner and codebooks (METHOD-NOTES 7.18)
+    code_lr: float = 1e-4  # Adam lr of the code learner and codebooks (docs/method-notes.md §7.18)
     # Items whose codes one code-learning step samples: 0, the paper's, samples every item each
     # step (Eq. 26). B > 0 samples B random items and the others keep their last codes: the
     # learner's cost is ~|V| (MK)^2 per step, which for large M*K only a GPU affords.

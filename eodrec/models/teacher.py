@@ -11,7 +11,7 @@ Data flow for a batch of right-padded sequences (B sessions, L positions, N dime
 Positions are left-aligned (position 0 is the oldest item), as in the authors' code; SASRec
 itself left-pads. Where the paper and the authors' code differ,
 :class:`~eodrec.models.base.BackboneConfig` defaults to the paper and offers the code's behaviour
-as an option (METHOD-NOTES 2 and 7).
+as an option (docs/method-notes.md §2 and §7).
 """
 
 from __future__ import annotations
@@ -114,7 +114,7 @@ class TransformerLayer(nn.Module):
     """One post-LN SASRec block (Eq. 2): residual, dropout and LayerNorm after each sub-layer.
 
     The FFN residual is ``LayerNorm(ffn(h) + ffn_residual_scale * h)``; the authors' teacher
-    scales it by 4 (METHOD-NOTES 2.1), a standard block by 1.
+    scales it by 4 (docs/method-notes.md §2.1), a standard block by 1.
     """
 
     def __init__(self, config: BackboneConfig) -> None:

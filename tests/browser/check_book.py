@@ -26,6 +26,11 @@ and recorded. For each page the check asserts that
     the page's parameter is changed to ``profile = "paper"`` and its first cells and last cell are
     run with their "run" buttons, the last cell's output (the regenerate command) says so. Pick a
     page whose first cells are cheap at every profile (``02_compression``).
+(h) the landing page (the ``--toc`` root, else ``intro.html``) has a "Claims" heading as its
+    first section and under it the Claims table (``id="claims-table"``) with at least 8 rows,
+    each verdict one of the four words of ``eodrec.book.tables.claims.VERDICTS``;
+(i) no page's HTML names the method notes kept outside the repository (``FORBIDDEN_TEXT``); the
+    book cites ``docs/method-notes.md``.
 
 Exit status: 0 all pages pass, 1 some check failed, 2 Chromium is not installed (the check could
 not run; CI may treat this as skipped only where Chromium could not be installed).
@@ -197,6 +202,12 @@ CELL_IDLE_JS = """
 }
 """
 LIVE_TIMEOUT_MS = 120_000
+LANDING_PAGE = "intro.html"  # without --toc
+MIN_CLAIMS = 8
+# The Claims table's verdicts (eodrec.book.tables.claims.VERDICTS, kept literal: this script
+# also checks a book built elsewhere).
+VERDICTS = ("reproduced", "partly reproduced", "not reproduced", "not tested")
+FORBIDDEN_TEXT = "METHOD" + "-NOTES"
 LIVE_PROFILE = "paper"  # differs from the profiles the book is built with (smoke, quick)
 
 MATHJAX_STARTED_JS = "() => !!(window.MathJax && window.MathJax.startup && MathJax.startup.promise)"
@@ -372,6 +383,39 @@ def _is_local(url: str) -> bool:
     return parsed.hostname == LOCAL_HOST
 
 
+def check_claims(page_html: str) -> list[str]:
+    """(h): what is wrong with a landing page's Claims section; empty when nothing is."""
+    from bs4 import BeautifulSoup  # pydata-sphinx-theme depends on it
+
+    soup = BeautifulSoup(page_html, "html.parser")
+    main = soup.find("article") or soup  # the page's content, not the theme's "Contents" box
+    first = main.find("h2")
+    if first is None or first.get_text(" ", strip=True).rstrip("#¶ ").strip() != "Claims":
+        return ["the landing page's first section is not 'Claims'"]
+    table = main.find("table", id="claims-table")
+    if table is None:
+        return ["the landing page has no Claims table (id=claims-table)"]
+    header = [th.get_text(strip=True) for th in table.find("thead").find_all("th")]
+    if "verdict" not in header:
+        return ["the Claims table has no verdict column"]
+    rows = table.find("tbody").find_all("tr")
+    column = header.index("verdict")
+    verdicts = [row.find_all(["td", "th"])[column].get_text(strip=True) for row in rows]
+    reasons = []
+    if len(rows) < MIN_CLAIMS:
+        reasons.append(f"the Claims table has {len(rows)} rows, fewer than {MIN_CLAIMS}")
+    unknown = sorted(set(verdicts) - set(VERDICTS))
+    if unknown:
+        reasons.append(f"verdicts outside the vocabulary: {', '.join(map(repr, unknown))}")
+    return reasons
+
+
+def check_forbidden_text(page_html: str) -> list[str]:
+    """(i): a mention of notes kept outside the repository."""
+    count = page_html.count(FORBIDDEN_TEXT)
+    return [f"{FORBIDDEN_TEXT} mentioned {count} times"] if count else []
+
+
 def _check_figures(browser_page, result: PageResult) -> None:
     """(f): each plotly figure is drawn and shows a hover label under the mouse."""
     figures = browser_page.evaluate(FIGURES_JS)
@@ -436,7 +480,12 @@ def _check_live_code(browser_page, result: PageResult) -> None:
 
 
 def _check_page(
-    context, base_url: str, page: str, require_media: bool, live: bool = False
+    context,
+    base_url: str,
+    page: str,
+    require_media: bool,
+    live: bool = False,
+    landing: bool = False,
 ) -> PageResult:
     result = PageResult(page=page)
     started = time.monotonic()
@@ -500,6 +549,10 @@ def _check_page(
             browser_page.wait_for_load_state("networkidle", timeout=SETTLE_TIMEOUT_MS)
         facts = browser_page.evaluate(PAGE_FACTS_JS)
         texts = browser_page.evaluate(VISIBLE_TEXT_JS)
+        page_html = browser_page.content()
+        result.reasons += check_forbidden_text(page_html)  # (i)
+        if landing:
+            result.reasons += check_claims(page_html)  # (h)
         _check_figures(browser_page, result)
         if live:
             _check_live_code(browser_page, result)
@@ -586,6 +639,7 @@ def check_book(
         selected = discover_pages(root)
 
     live_pages = {_as_html(page) for page in live_pages}
+    landing = toc_pages(Path(toc))[0] if toc else LANDING_PAGE
     results: list[PageResult] = []
     server = live_book(root, Path(notebooks), live=bool(live_pages))
     with server as book, tempfile.TemporaryDirectory(prefix="book-check-") as profile:
@@ -609,6 +663,7 @@ def check_book(
                             page,
                             needs_media(page, media_globs),
                             live=page in live_pages,
+                            landing=page == landing,
                         )
                     results.append(result)
                     if on_page is not None:
