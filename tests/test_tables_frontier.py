@@ -69,3 +69,13 @@ def test_seeds_beyond_the_first_give_a_spread_not_new_points():
     assert spread["P@10 sd"] == pytest.approx(2.0)
     assert len(frontier.frontier_table(runs, {"Tmall": 9})) == 1  # seed 0 only
     assert set(frontier.recipe_variants(runs)["run"]) == {"a"}
+
+
+def test_target_verdict_compares_the_chosen_recipe_with_its_teacher():
+    teacher = _result("teacher", [], 0.3, 0.20, "t")
+    runs = [teacher, _coded("c", 0.2, 0.19)]
+    for r in runs:
+        r["test_breakdown"] = {"explore": {"P@10": r["test_metrics"]["P@10"] / 2}}
+    table = frontier.frontier_table(runs, {"Tmall": 9})
+    (line,) = frontier.target_verdicts(table, frontier.chosen_recipe(runs))
+    assert "keeps 95% of the teacher's P@10" in line and "met" in line and "not met" not in line

@@ -280,3 +280,31 @@ def seed_spread(results: list[dict]) -> pd.DataFrame:
         **{f"{m} sd": (m, "std") for m in ("P@10", "NDCG@10")},
     )
     return spread.reset_index()
+
+
+TARGET_SHARE = 0.9  # the goal: the recipe keeps 90% of its teacher's test P@10 and NDCG@10
+
+
+def target_verdicts(points: pd.DataFrame, chosen: dict[str, dict]) -> list[str]:
+    """Per dataset, the chosen recipe's share of its teacher's test P@10, NDCG@10 and explore
+    P@10, against :data:`TARGET_SHARE`."""
+    lines = []
+    for dataset, of_dataset in points.groupby("dataset", sort=True):
+        run = next((r["id"] for r in chosen.values() if dataset_name(r) == dataset), None)
+        mine, teacher = (
+            of_dataset[of_dataset["run"] == run],
+            of_dataset[of_dataset["point"] == "Teacher"],
+        )
+        if mine.empty or teacher.empty:
+            continue
+        shares = {
+            m: mine.iloc[0][m] / teacher.iloc[0][m] for m in ("P@10", "NDCG@10", "explore P@10")
+        }
+        met = all(shares[m] >= TARGET_SHARE for m in ("P@10", "NDCG@10"))
+        lines.append(
+            f"**{dataset}**: the recipe keeps {shares['P@10']:.0%} of the teacher's P@10 and "
+            f"{shares['NDCG@10']:.0%} of its NDCG@10 (goal {TARGET_SHARE:.0%}: "
+            f"{'met' if met else 'not met'}), and {shares['explore P@10']:.0%} of its explore "
+            "P@10, what the item vectors themselves know."
+        )
+    return lines
