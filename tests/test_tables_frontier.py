@@ -9,7 +9,7 @@ from eodrec.config import make_config
 
 def _result(experiment, overrides, valid, test, run, **fields):
     config = make_config(experiment, "Tmall", "quick", overrides)
-    model = "pop" if experiment == "baseline" else experiment
+    model = config.baseline.method if experiment == "baseline" else experiment
     return {
         "id": run, "experiment": experiment, "model": model, "dataset": "Tmall",
         "config": config.to_dict(), "valid_metrics": {"P@10": valid, "NDCG@10": valid},
@@ -79,3 +79,15 @@ def test_target_verdict_compares_the_chosen_recipe_with_its_teacher():
     table = frontier.frontier_table(runs, {"Tmall": 9})
     (line,) = frontier.target_verdicts(table, frontier.chosen_recipe(runs))
     assert "keeps 95% of the teacher's P@10" in line and "met" in line and "not met" not in line
+
+
+def test_a_model_with_the_repeat_mechanism_is_a_point_at_its_base_models_bytes():
+    base = _coded("c", 0.2, 0.2)
+    boosted = _result("student", ["recipe=distill-codes", "repeat=true"], 0.3, 0.4, "r",
+                      base_run="c")  # fmt: skip
+    recency = _result("baseline", ["method=recency"], 0.3, 0.42, "h", state_bytes=0)
+    rows = frontier.frontier_table([base, boosted, recency], {"Tmall": 9}).set_index("run")
+    assert rows.loc["r", "point"] == "distill-codes (defaults) + repeat"
+    assert rows.loc["r", "item bytes"] == 1000 and rows.loc["h", "family"] == "heuristic"
+    assert rows.loc["h", "on front"] and not rows.loc["r", "on front"]  # 0 bytes, more P@10
+    assert "r" not in frontier.frontier_table([boosted], {"Tmall": 9})["run"].tolist()

@@ -199,7 +199,8 @@ def latency_bars(benches: Sequence[dict]) -> go.Figure:
 
 
 def frontier_figure(points: pd.DataFrame, results: Sequence[dict], random_floor: dict) -> go.Figure:
-    """Test P@10 over item-state bytes (log axis), a panel per dataset: a marker per family, the
+    """Test P@10 over item-state bytes (log axis, zero bytes drawn at one), a panel per dataset:
+    a marker per family, the
     Pareto front as a line, the random-ranking floor (``random_floor`` by dataset, in percent)
     dashed; hover gives the point and the run behind it."""
     fig = _figure("frontier", "Test P@10 (%) over item-state bytes", 480, points.empty)
@@ -214,7 +215,7 @@ def frontier_figure(points: pd.DataFrame, results: Sequence[dict], random_floor:
     for col, dataset in enumerate(datasets, start=1):
         of_dataset = points[points["dataset"] == dataset]
         front = of_dataset[of_dataset["on front"]].sort_values("item bytes")
-        fig.add_trace(go.Scatter(x=front["item bytes"], y=front["P@10"], mode="lines",
+        fig.add_trace(go.Scatter(x=front["item bytes"].clip(lower=1), y=front["P@10"], mode="lines",
                                  line={"color": "#999999", "shape": "hv"}, name="Pareto front",
                                  legendgroup="front", showlegend=col == 1, hoverinfo="skip"),
                       row=1, col=col)  # fmt: skip
@@ -222,20 +223,22 @@ def frontier_figure(points: pd.DataFrame, results: Sequence[dict], random_floor:
             group = of_dataset[of_dataset["family"] == family]
             if group.empty:
                 continue
-            custom = [runs.get(run, ["?"] * 4) + [point] for run, point in
-                      zip(group["run"], group["point"], strict=True)]  # fmt: skip
+            columns = zip(group["run"], group["point"], group["item bytes"], strict=True)
+            custom = [
+                runs.get(run, ["?"] * 4) + [point, f"{size:,}"] for run, point, size in columns
+            ]
             fig.add_trace(go.Scatter(
-                x=group["item bytes"], y=group["P@10"], mode="markers", name=family,
+                x=group["item bytes"].clip(lower=1), y=group["P@10"], mode="markers", name=family,
                 legendgroup=family, showlegend=col == 1, customdata=custom,
                 marker={"color": COLORS[i % len(COLORS)], "size": 10,
                         "symbol": ["star" if f else "circle" for f in group["on front"]]},
-                hovertemplate="<b>%{customdata[4]}</b>: P@10 %{y:.2f}%, %{x:,} bytes"
+                hovertemplate="<b>%{customdata[4]}</b>: P@10 %{y:.2f}%, %{customdata[5]} bytes"
                 + RUN_HOVER,
             ), row=1, col=col)  # fmt: skip
         if dataset in random_floor:
             fig.add_hline(y=random_floor[dataset], line_dash="dash", line_color="#bbbbbb",
                           annotation_text="random ranking", row=1, col=col)  # fmt: skip
-    fig.update_xaxes(type="log", title_text="item-state bytes (log)")
+    fig.update_xaxes(type="log", title_text="item-state bytes (log; 0 drawn at 1)")
     return fig.update_yaxes(title_text="test P@10 (%)", col=1)
 
 

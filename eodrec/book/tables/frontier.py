@@ -15,6 +15,8 @@ from collections.abc import Callable
 import pandas as pd
 
 from eodrec.book.tables.compare import dataset_name
+from eodrec.book.tables.repeat_explore import BASELINE_NAMES, BASELINE_RUNS
+from eodrec.book.tables.student_runs import is_paper_student
 from eodrec.compression import full_table_bytes
 from eodrec.config import DATASET_SETTINGS, LATE_DEFAULTS
 from eodrec.models.student import RECIPES
@@ -40,8 +42,18 @@ FRONTIER_RUNS = [
     ("teacher", [f"dim={NARROW_DIM}", "table_bits=8"]),
     ("student", []),
     ("odrec", []),
-    ("baseline", ["method=pop"]),
+    *BASELINE_RUNS,
     *[("student", [f"recipe={RECIPE}", *variant]) for variant in RECIPE_VARIANTS],
+    # every model with the repeat mechanism: a zero-byte addition, so a point at its model's size
+    *[
+        (experiment, [*overrides, "repeat=true"])
+        for experiment, overrides in (
+            ("teacher", []),
+            ("student", []),
+            ("odrec", []),
+            ("student", [f"recipe={RECIPE}"]),
+        )
+    ],
 ]
 # The seeds beyond 0 of the paper's student and of the recipe: their spread, not new points.
 SEED_RUNS = [
@@ -69,12 +81,17 @@ def recipe_knobs(result: dict) -> str:
 
 def describe(result: dict) -> tuple[str, str] | None:
     """``(family, point label)`` of a result on the frontier, or None for a result that is not
-    a point of it (other backbones, Fig. 3 variants, the repeat mechanism)."""
+    a point of it (other backbones, Fig. 3 variants). A model with the repeat mechanism is a
+    point of its own family, at its base model's bytes."""
     config = result["config"]
-    if config.get("repeat") or config.get("model", {}).get("backbone", "teacher") != "teacher":
+    if config.get("model", {}).get("backbone", "teacher") != "teacher":
         return None
+    if config.get("repeat"):
+        base = describe({**result, "config": {**config, "repeat": None}})
+        return None if base is None else ("with repeat mechanism", f"{base[1]} + repeat")
     if result["experiment"] == "baseline":
-        return ("floor", "Most-popular") if result["model"] == "pop" else None
+        name = BASELINE_NAMES[result["model"]]
+        return ("floor", name) if result["model"] == "pop" else ("heuristic", name)
     if result["experiment"] == "odrec":
         return "OD-Rec", "OD-Rec"
     if result["experiment"] == "teacher":
@@ -87,16 +104,19 @@ def describe(result: dict) -> tuple[str, str] | None:
         return ("narrow teacher", name) if narrow else ("teacher", name)
     student = student_settings(result)
     if student["recipe"] == "paper":
-        paper = student["variant"] == "full" and student["code_learning"] == "gumbel"
+        paper = is_paper_student(result) and student["code_learning"] == "gumbel"
         return ("paper student", "Student (paper mode)") if paper else None
     if student["code_learning"] == "random-hash":
         return "hashing codes", f"Hashing codes ({recipe_knobs(result)})"
     return "recipe", f"{student['recipe']} ({recipe_knobs(result)})"
 
 
-def item_bytes(result: dict, n_items: int) -> int:
+def item_bytes(result: dict, n_items: int, base: dict | None = None) -> int:
     """What a point stores per catalogue: its item table, codes and codebooks, or tensor-train
-    cores; the floor's state (its ranked list)."""
+    cores; a heuristic's state (its neighbourhoods, rules or ranked list); with the repeat
+    mechanism, its ``base`` model's (two scalars more)."""
+    if base is not None:
+        return item_bytes(base, n_items)
     if "compression" in result:
         return result["compression"]["student_item_bytes"]
     if "quantize" in result:
@@ -114,16 +134,18 @@ def frontier_table(
     """One row per point, in percent, with ``on front`` and the run id; ``n_items`` by dataset
     (as stored: ``Tmall``); with ``bootstrap(result, teacher)`` (paired ranks: see
     :func:`eodrec.ranks.paired_bootstrap`) the difference from the teacher and its interval."""
-    rows = []
+    rows, by_id = [], {r["id"]: r for r in results}
     for result in first_seed(results):
         described = describe(result)
-        if described is None:
+        if described is None or ("base_run" in result and result["base_run"] not in by_id):
             continue
         rows.append({
             "dataset": dataset_name(result),
             "point": described[1],
             "family": described[0],
-            "item bytes": item_bytes(result, n_items[result["dataset"]]),
+            "item bytes": item_bytes(
+                result, n_items[result["dataset"]], by_id.get(result.get("base_run"))
+            ),
             "P@10": 100 * result["test_metrics"]["P@10"],
             "NDCG@10": 100 * result["test_metrics"]["NDCG@10"],
             "explore P@10": _explore(result),
