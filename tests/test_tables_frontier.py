@@ -41,7 +41,8 @@ def test_a_point_is_on_the_front_unless_one_is_as_good_with_no_more_bytes():
 
 def test_frontier_describes_each_point_and_counts_its_bytes():
     teacher = _result("teacher", [], 0.3, 0.26, "t")
-    int8 = _result("teacher", ["table_bits=8"], 0.3, 0.26, "q", quantize={"item_bytes": 50})
+    int8 = _result("teacher", ["table_bits=8"], 0.3, 0.26, "q", quantize={"item_bytes": 50},
+                   base_run="t")  # fmt: skip
     pop = _result("baseline", ["method=pop"], 0.01, 0.01, "p", state_bytes=80)
     narm = _result("teacher", ["backbone=narm"], 0.3, 0.25, "n")
     narrow = _result("teacher", ["dim=4"], 0.1, 0.1, "s")

@@ -137,15 +137,14 @@ def frontier_table(
     rows, by_id = [], {r["id"]: r for r in results}
     for result in first_seed(results):
         described = describe(result)
-        if described is None or ("base_run" in result and result["base_run"] not in by_id):
+        base = by_id.get(result.get("base_run")) if result["config"].get("repeat") else None
+        if described is None or (result["config"].get("repeat") and base is None):
             continue
         rows.append({
             "dataset": dataset_name(result),
             "point": described[1],
             "family": described[0],
-            "item bytes": item_bytes(
-                result, n_items[result["dataset"]], by_id.get(result.get("base_run"))
-            ),
+            "item bytes": item_bytes(result, n_items[result["dataset"]], base),
             "P@10": 100 * result["test_metrics"]["P@10"],
             "NDCG@10": 100 * result["test_metrics"]["NDCG@10"],
             "explore P@10": _explore(result),
