@@ -70,3 +70,45 @@ def test_every_page_ends_with_the_papermill_command_that_regenerates_it():
     text = regenerate_command("03_main_results", page_parameters("quick", "/data"))
     assert "papermill notebooks/03_main_results.ipynb" in text
     assert "-p profile quick -p data_dir /data" in text
+
+
+def test_an_executed_page_folds_every_code_source(tmp_path):
+    source, pages = tmp_path / "src", tmp_path / "pages"
+    source.mkdir()
+    _page(source / "01_page.ipynb", 'profile = "smoke"', "x = 1", "print(x)", "y = 2")
+    notebook = nbformat.read(source / "01_page.ipynb", as_version=4)
+    notebook.cells[0].metadata["tags"].append("remove-cell")
+    notebook.cells[2].metadata["tags"] = ["remove-input"]
+    notebook.cells[3].metadata["tags"] = ["hide-cell"]
+    nbformat.write(notebook, source / "01_page.ipynb")
+    execute_pages(source, pages, {"profile": "quick"})
+    tags = [c.metadata.get("tags", []) for c in nbformat.read(pages / "01_page.ipynb", 4).cells]
+    assert tags == [
+        ["parameters", "remove-cell"],
+        ["injected-parameters", "hide-input"],  # papermill's copy, which Live code edits
+        ["hide-input"],
+        ["remove-input"],
+        ["hide-cell"],
+    ]
+
+
+def _calls(source: str, function: str) -> bool:
+    """Whether a cell shows ``function``'s result (a line calls it, not an import)."""
+    return any(
+        line.startswith((f"{function}(", f"display(Markdown({function}("))
+        for line in source.splitlines()
+    )
+
+
+def test_parameters_are_never_rendered_and_provenance_is_folded():
+    # papermill finds the "parameters" tag; "remove-cell" keeps the cell out of the page
+    for path in page_notebooks(ROOT / "notebooks"):
+        for cell in nbformat.read(path, as_version=4).cells:
+            tags = cell.metadata.get("tags", [])
+            if "parameters" in tags:
+                assert "remove-cell" in tags, path.name
+            if _calls(cell.source, "run_provenance_table") or _calls(
+                cell.source, "regenerate_command"
+            ):
+                assert "hide-cell" in tags, f"{path.name}: {cell.source[:60]}"
+                assert cell.metadata["mystnb"]["code_prompt_show"].startswith("Show"), path.name

@@ -1,15 +1,19 @@
 """The book's launch buttons and "Live code" point at this repository and at the committed
 notebook of each page; a wrong setting would make every link silently point elsewhere."""
 
+import importlib.util
 import re
 import shutil
 import subprocess
 import sys
 from pathlib import Path
 
+import nbformat
 import pytest
 import tomllib
 import yaml
+
+from eodrec.book.build import hide_code_inputs
 
 ROOT = Path(__file__).resolve().parents[1]
 BOOK = ROOT / "book"
@@ -50,7 +54,10 @@ def test_a_built_page_links_binder_colab_jupyterhub_and_live_code(tmp_path, monk
     (book / "_extra").mkdir()
     (book / "intro.md").write_text("# Intro\n")
     (book / "notebooks").mkdir()
-    shutil.copy(ROOT / "notebooks" / "02_compression.ipynb", book / "notebooks")
+    page_source = book / "notebooks" / "02_compression.ipynb"
+    notebook = nbformat.read(ROOT / "notebooks" / "02_compression.ipynb", as_version=4)
+    hide_code_inputs(notebook)  # as eodrec book build leaves the page
+    nbformat.write(notebook, page_source)
     toc = {"format": "jb-book", "root": "intro", "chapters": [{"file": "notebooks/02_compression"}]}
     (book / "_toc.yml").write_text(yaml.safe_dump(toc))
     monkeypatch.setenv("JUPYTERHUB_URL", "https://hub.example.org")
@@ -69,3 +76,12 @@ def test_a_built_page_links_binder_colab_jupyterhub_and_live_code(tmp_path, monk
     assert 'onclick="initThebeSBT()"' in html and "live-code.js" in html
     assert '"repo": "eodrec/eodrec"' in html  # Binder settings for Live code off this machine
     assert "unpkg.com" not in html and "thebe@" not in html  # no CDN copy of Thebe
+    # the reader's view: no parameters cell, every code source folded (check-book's rule (j))
+    assert "tag_parameters" not in html
+    spec = importlib.util.spec_from_file_location(
+        "check_book", ROOT / "tests/browser/check_book.py"
+    )
+    check_book = sys.modules.setdefault("check_book", importlib.util.module_from_spec(spec))
+    spec.loader.exec_module(check_book)
+    assert html.count("cell_input") > 5 and check_book.check_code_hidden(html) == []
+    assert "Show how to regenerate this page" in html

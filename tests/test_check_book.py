@@ -62,3 +62,47 @@ def test_a_page_naming_the_outside_notes_fails():
     forbidden = check_book.FORBIDDEN_TEXT
     assert check_book.check_forbidden_text(f"<p>see {forbidden} 7.4</p>") != []
     assert check_book.check_forbidden_text("<p>see docs/method-notes.md §7.4</p>") == []
+
+
+def _cell(source: str, fold: str | None = None, output: str = "<p>a table</p>") -> str:
+    """One code cell as myst-nb v1 renders it: its source folded in ``fold`` (a details tag's
+    attributes, e.g. ``'class="hide above-input"'``) or, with None, in plain sight."""
+    code = (
+        '<div class="cell_input docutils container"><div class="highlight-ipython3 notranslate">'
+        f'<div class="highlight"><pre>{source}</pre></div></div></div>'
+    )
+    if fold is not None:
+        code = (
+            f"<details {fold}><summary><span class='collapsed'>Show code cell source</span>"
+            f"</summary>{code}</details>"
+        )
+    return (
+        f'<div class="cell docutils container">{code}<div class="cell_output">{output}</div></div>'
+    )
+
+
+def _page(*cells: str) -> str:
+    article = f'<article class="bd-article"><h1>Page</h1>{"".join(cells)}</article>'
+    return f"<html><body><main>{article}</main></body></html>"
+
+
+def test_a_page_with_every_source_folded_passes():
+    folded = 'class="hide above-input"'
+    assert check_book.check_code_hidden(_page(_cell("x = 1", folded), _cell("y = 2", folded))) == []
+    removed = '<div class="cell tag_remove-input docutils container"><div class="cell_output">'
+    assert check_book.check_code_hidden(_page(removed + "<p>only output</p></div></div>")) == []
+    prose = "<p>Run <code>make book</code>:</p><div class='highlight'><pre>make book</pre></div>"
+    assert check_book.check_code_hidden(_page(prose)) == []  # code in prose is not a cell
+
+
+def test_a_visible_code_input_fails():
+    folded = _cell("x = 1", 'class="hide above-input"')
+    (reason,) = check_book.check_code_hidden(_page(folded, _cell("results = load()")))
+    assert (
+        "visible by default (1)" in reason and "cell 1" in reason and "results = load()" in reason
+    )
+
+
+def test_a_fold_that_starts_open_fails():
+    page = _page(_cell("x = 1", 'class="hide above-input" open'))
+    assert check_book.check_code_hidden(page) != []

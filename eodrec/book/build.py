@@ -4,6 +4,8 @@ Pages are executed into ``book/notebooks/`` (a build output, never committed): t
 relative to the book, as their sources have relative to the repository, so the book's launch
 buttons (Binder, Colab, JupyterHub) open the committed notebook of the page. A cell that raises
 stops the build with the notebook's name and the error, instead of rendering a red error cell.
+Every code cell's source is then folded away (``hide_code_inputs``): the reader sees tables,
+figures and prose, and opens the code of a cell, or all of it with "Live code", on demand.
 """
 
 from __future__ import annotations
@@ -17,6 +19,11 @@ from pathlib import Path
 
 PAGE_GLOB = "[0-9][0-9]_*.ipynb"
 PAGES = "notebooks"  # where, under the book, the executed pages go
+# myst-nb tags that already decide how a cell's source is shown; a cell carrying none of them gets
+# ``hide-input`` (its source folded under a "Show code cell source" line).
+SOURCE_TAGS = frozenset(
+    {"hide-input", "hide-cell", "remove-input", "remove_input", "remove-cell", "remove_cell"}
+)
 
 
 class BookError(RuntimeError):
@@ -30,10 +37,26 @@ def page_notebooks(notebooks: Path) -> list[Path]:
     return pages
 
 
+def hide_code_inputs(notebook) -> None:
+    """Fold every code cell's source in the rendered page, the book-wide rule (myst-nb v1 has no
+    setting for it): tag ``hide-input`` each code cell no ``SOURCE_TAGS`` tag already places.
+
+    The papermill-injected parameters cell is folded too; the committed ``parameters`` cell is
+    tagged ``remove-cell`` in its notebook and never rendered.
+    """
+    for cell in notebook.cells:
+        if cell.cell_type != "code":
+            continue
+        tags = cell.metadata.setdefault("tags", [])
+        if not SOURCE_TAGS.intersection(tags):
+            tags.append("hide-input")
+
+
 def execute_pages(
     notebooks: Path, pages: Path, parameters: dict[str, object], only: list[str] | None = None
 ) -> dict[str, float]:
     """Run every page notebook with ``parameters``; returns wall seconds per page."""
+    import nbformat
     import papermill
     from papermill.exceptions import PapermillExecutionError
 
@@ -61,6 +84,9 @@ def execute_pages(
             if isinstance(error, PapermillExecutionError):
                 raise BookError(f"{source.name}: {error.ename}: {error.evalue}") from None
             raise
+        executed = nbformat.read(partial, as_version=4)
+        hide_code_inputs(executed)
+        nbformat.write(executed, partial)
         os.replace(partial, target)
         timings[source.stem] = time.perf_counter() - start
         print(f"  {source.name}: {timings[source.stem]:.1f} s", flush=True)

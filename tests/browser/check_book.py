@@ -31,6 +31,8 @@ and recorded. For each page the check asserts that
     each verdict one of the four words of ``eodrec.book.tables.claims.VERDICTS``;
 (i) no page's HTML names the method notes kept outside the repository (``FORBIDDEN_TEXT``); the
     book cites ``docs/method-notes.md``.
+(j) no code input is visible by default: every notebook cell's source (``.cell_input``) is
+    folded in a closed ``<details>`` (myst-nb's ``hide-input``/``hide-cell``) or not rendered.
 
 Exit status: 0 all pages pass, 1 some check failed, 2 Chromium is not installed (the check could
 not run; CI may treat this as skipped only where Chromium could not be installed).
@@ -416,6 +418,22 @@ def check_forbidden_text(page_html: str) -> list[str]:
     return [f"{FORBIDDEN_TEXT} mentioned {count} times"] if count else []
 
 
+def check_code_hidden(page_html: str) -> list[str]:
+    """(j): the notebook cells whose source a reader sees without opening anything."""
+    from bs4 import BeautifulSoup
+
+    soup = BeautifulSoup(page_html, "html.parser")
+    visible = []
+    for index, cell in enumerate(soup.select("div.cell")):
+        for source in cell.select(".cell_input"):
+            if all(fold.has_attr("open") for fold in source.find_parents("details")):
+                code = " ".join(source.get_text(" ", strip=True).split())
+                visible.append(f"cell {index}: {code[:60]!r}")
+    if not visible:
+        return []
+    return [f"code input visible by default ({len(visible)}): " + " | ".join(visible[:3])]
+
+
 def _check_figures(browser_page, result: PageResult) -> None:
     """(f): each plotly figure is drawn and shows a hover label under the mouse."""
     figures = browser_page.evaluate(FIGURES_JS)
@@ -551,6 +569,7 @@ def _check_page(
         texts = browser_page.evaluate(VISIBLE_TEXT_JS)
         page_html = browser_page.content()
         result.reasons += check_forbidden_text(page_html)  # (i)
+        result.reasons += check_code_hidden(page_html)  # (j), before Live code unfolds cells
         if landing:
             result.reasons += check_claims(page_html)  # (h)
         _check_figures(browser_page, result)

@@ -11,15 +11,20 @@
   const root = new URL(document.documentElement.dataset.content_root || "./", window.location.href);
   let started = null;
 
-  // myst-nb renders a code cell as div.cell > div.cell_input pre (+ div.cell_output). Thebe
-  // pairs the n-th source with the n-th output placeholder, so every cell gets one.
+  // myst-nb renders a code cell as div.cell > div.cell_input pre (+ div.cell_output); a hidden
+  // source or output sits one level down, in a details element (the book folds every source).
+  // Live code unfolds them: the reader asked for the code. Thebe pairs the n-th source with the
+  // n-th output placeholder, so every cell gets one.
   function markCells() {
     document.querySelectorAll("div.cell").forEach((cell) => {
-      const source = cell.querySelector(":scope > .cell_input pre");
+      const source = cell.querySelector(
+        ":scope > .cell_input pre, :scope > details > .cell_input pre",
+      );
       if (!source) return;
+      cell.querySelectorAll(":scope > details.hide").forEach((fold) => { fold.open = true; });
       source.setAttribute("data-executable", "true");
       source.setAttribute("data-language", "python");
-      let output = cell.querySelector(":scope > .cell_output");
+      let output = cell.querySelector(":scope > .cell_output, :scope > details > .cell_output");
       if (!output) {
         output = document.createElement("div");
         output.className = "cell_output docutils container";
