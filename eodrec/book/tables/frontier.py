@@ -191,13 +191,16 @@ def _with_gaps(frame: pd.DataFrame, bootstrap: Callable[[dict, dict], dict]) -> 
     return frame.assign(**cells)
 
 
+def is_recipe(result: dict) -> bool:
+    """Whether ``result`` is a variant of this project's recipe (the hashing control included)."""
+    return (describe(result) or ("",))[0] in ("recipe", "hashing codes")
+
+
 def chosen_recipe(results: list[dict], select: str = "NDCG@10") -> dict[str, dict]:
     """Per dataset, the recipe run of best validation ``select`` among every variant tried at
     seed 0: the choice never looks at the test split."""
     best: dict[str, dict] = {}
-    for result in first_seed(results):
-        if (describe(result) or ("",))[0] not in ("recipe", "hashing codes"):
-            continue
+    for result in filter(is_recipe, first_seed(results)):
         dataset = result["dataset"]
         if (
             dataset not in best
@@ -224,8 +227,7 @@ def recipe_variants(results: list[dict]) -> pd.DataFrame:
             "chosen": r["id"] in chosen,
             "run": r["id"],
         }
-        for r in first_seed(results)
-        if (describe(r) or ("",))[0] in ("recipe", "hashing codes")
+        for r in filter(is_recipe, first_seed(results))
     ]
     return pd.DataFrame(rows).sort_values(["dataset", "valid NDCG@10"], ascending=[True, False])
 
@@ -236,11 +238,19 @@ def bootstrap_from(store) -> Callable[[dict, dict], dict]:
     from eodrec.ranks import load_ranks, paired_bootstrap
     from eodrec.store import StoreError
 
+    loaded: dict[str, object] = {}  # run id -> ranks, or None where none are stored
+
+    def ranks(result: dict):
+        if result["id"] not in loaded:
+            try:
+                loaded[result["id"]] = load_ranks(store, result)
+            except StoreError:
+                loaded[result["id"]] = None
+        return loaded[result["id"]]
+
     def gaps(result: dict, teacher: dict) -> dict:
-        try:
-            return paired_bootstrap(load_ranks(store, result), load_ranks(store, teacher))
-        except StoreError:
-            return {}
+        pair = ranks(result), ranks(teacher)
+        return {} if any(r is None for r in pair) else paired_bootstrap(*pair)
 
     return gaps
 
@@ -250,8 +260,7 @@ def frontier_verdicts(points: pd.DataFrame, chosen: dict[str, dict]) -> list[str
     points that dominate it."""
     lines = []
     for dataset, of_dataset in points.groupby("dataset", sort=True):
-        run = next((r["id"] for r in chosen.values() if dataset_name(r) == dataset), None)
-        mine = of_dataset[of_dataset["run"] == run]
+        mine = _chosen_row(of_dataset, chosen, dataset)
         if mine.empty:
             lines.append(f"**{dataset}**: no recipe run is stored yet.")
             continue
@@ -264,9 +273,15 @@ def frontier_verdicts(points: pd.DataFrame, chosen: dict[str, dict]) -> list[str
             (of_dataset["item bytes"] <= row["item bytes"]) & (of_dataset["P@10"] >= row["P@10"])
         ]
         names = ", ".join(f"{r['point']} ({r['P@10']:.2f} at {r['item bytes']:,} bytes)"
-                          for _, r in rivals.iterrows() if r["run"] != run)  # fmt: skip
+                          for _, r in rivals.iterrows() if r["run"] != row["run"])  # fmt: skip
         lines.append(f"**{dataset}**: the chosen recipe ({where}) is dominated by {names}.")
     return lines
+
+
+def _chosen_row(of_dataset: pd.DataFrame, chosen: dict[str, dict], dataset: str) -> pd.DataFrame:
+    """The frontier row (none or one) of ``dataset``'s chosen recipe run."""
+    run = next((r["id"] for r in chosen.values() if dataset_name(r) == dataset), None)
+    return of_dataset[of_dataset["run"] == run]
 
 
 def random_floor(n_items: dict[str, int], k: int = 10) -> dict[str, float]:
@@ -311,11 +326,8 @@ def target_verdicts(points: pd.DataFrame, chosen: dict[str, dict]) -> list[str]:
     P@10, against :data:`TARGET_SHARE`."""
     lines = []
     for dataset, of_dataset in points.groupby("dataset", sort=True):
-        run = next((r["id"] for r in chosen.values() if dataset_name(r) == dataset), None)
-        mine, teacher = (
-            of_dataset[of_dataset["run"] == run],
-            of_dataset[of_dataset["point"] == "Teacher"],
-        )
+        mine = _chosen_row(of_dataset, chosen, dataset)
+        teacher = of_dataset[of_dataset["point"] == "Teacher"]
         if mine.empty or teacher.empty:
             continue
         shares = {
