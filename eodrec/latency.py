@@ -55,6 +55,7 @@ from eodrec.export import (
     save_bundle,
 )
 from eodrec.models.base import SessionRecommender
+from eodrec.models.student import CHOSEN_RECIPE
 from eodrec.provenance import provenance
 from eodrec.store import ResultsStore
 
@@ -74,7 +75,7 @@ LATENCY_MODELS = (
     ("OD-Rec", ("odrec", []), "model"),
     ("Student (dense)", ("student", []), "dense"),
     ("Student", ("student", []), "model"),
-    ("distill-codes", ("student", ["recipe=distill-codes"]), "model"),  # this project's recipe
+    ("distill-codes", ("student", list(CHOSEN_RECIPE)), "model"),  # this project's recipe
 )
 
 

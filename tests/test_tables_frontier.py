@@ -92,3 +92,16 @@ def test_a_model_with_the_repeat_mechanism_is_a_point_at_its_base_models_bytes()
     assert rows.loc["r", "item bytes"] == 1000 and rows.loc["h", "family"] == "heuristic"
     assert rows.loc["h", "on front"] and not rows.loc["r", "on front"]  # 0 bytes, more P@10
     assert "r" not in frontier.frontier_table([boosted], {"Tmall": 9})["run"].tolist()
+
+
+def test_the_committed_results_still_choose_the_recipe_variant_the_seeds_and_device_use():
+    from pathlib import Path
+
+    from eodrec.models.student import CHOSEN_RECIPE
+    from eodrec.store import ResultsStore
+
+    store = ResultsStore(Path(__file__).parents[1] / "results")
+    configs = [make_config(e, "Tmall", "quick", o) for e, o in frontier.FRONTIER_RUNS]
+    stored = [store.find(config) for config in configs]
+    chosen = frontier.chosen_recipe([r for r in stored if r is not None])["Tmall"]
+    assert chosen["id"] == make_config("student", "Tmall", "quick", CHOSEN_RECIPE).run_id
