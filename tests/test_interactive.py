@@ -223,3 +223,22 @@ def test_the_shipped_plotly_js_is_the_version_the_figures_are_written_for():
     assert path.name == "plotly.min.js" and path.is_file()
     with path.open() as js:
         assert f"plotly.js v{get_plotlyjs_version()}" in js.read(200)
+
+
+def test_ablation_bars_are_a_panel_per_dataset_and_mode_holding_each_variants_score():
+    import pandas as pd
+
+    scores = pd.DataFrame({
+        "dataset": ["Tmall"] * 3, "mode": ["paper mode", "distill-codes", "distill-codes"],
+        "variant": ["Student", "all parts", "w/o distillation (γ = 0)"],
+        "P@10": [2.0, 18.0, 17.0], "NDCG@10": [1.0, 13.0, 12.0],
+        "ΔP@10 vs full": [0.0, 0.0, -1.0], "ΔNDCG@10 vs full": [0.0, 0.0, -1.0],
+        "run": ["p", "a", "g"],
+    })  # fmt: skip
+    fig = interactive.ablation_bars(scores, [])
+    titles = [a.text for a in fig.layout.annotations]
+    assert titles == ["Tmall: paper mode", "Tmall: distill-codes"]
+    recipe_p10 = [t for t in fig.data if t.name == "P@10" and t.xaxis == "x2"]
+    assert list(recipe_p10[0].y) == [18.0, 17.0]
+    assert recipe_p10[0].customdata[1][4] == "-1.00"
+    assert_empty(interactive.ablation_bars(scores.iloc[:0], []))

@@ -12,7 +12,8 @@ def _result(experiment, overrides, valid, test, run, **fields):
     model = config.baseline.method if experiment == "baseline" else experiment
     return {
         "id": run, "experiment": experiment, "model": model, "dataset": "Tmall",
-        "config": config.to_dict(), "valid_metrics": {"P@10": valid, "NDCG@10": valid},
+        "profile": "quick", "config": config.to_dict(),
+        "valid_metrics": {"P@10": valid, "NDCG@10": valid},
         "test_metrics": {"P@10": test, "NDCG@10": test}, "wall_time_s": 60.0, **fields,
     }  # fmt: skip
 
@@ -105,3 +106,40 @@ def test_the_committed_results_still_choose_the_recipe_variant_the_seeds_and_dev
     stored = [store.find(config) for config in configs]
     chosen = frontier.chosen_recipe([r for r in stored if r is not None])["Tmall"]
     assert chosen["id"] == make_config("student", "Tmall", "quick", CHOSEN_RECIPE).run_id
+
+
+def _with_explore(result, explore):
+    return {**result, "test_breakdown": {"explore": {"P@10": explore}}}
+
+
+def test_the_target_verdict_adds_the_like_for_like_pair_with_the_repeat_mechanism():
+    teacher = _result("teacher", [], 0.3, 0.40, "t")
+    teacher_repeat = {**_result("teacher", ["repeat=true"], 0.3, 0.50, "tr"), "base_run": "t"}
+    mine = _coded("c", 0.3, 0.20)
+    mine_repeat = {**_coded("cr", 0.3, 0.48, "repeat=true"), "base_run": "c"}
+    runs = [_with_explore(r, 0.05) for r in (teacher, teacher_repeat, mine, mine_repeat)]
+    points = frontier.frontier_table(runs, {"Tmall": 100})
+    (line,) = frontier.target_verdicts(points, frontier.chosen_recipe(runs))
+    assert "keeps 50% of the teacher's P@10" in line and "(goal 90%: not met)" in line
+    assert "With the repeat mechanism on both, it keeps 96% of the teacher's P@10" in line
+    assert "(goal met)" in line
+    plain = frontier.frontier_table(runs[:3:2], {"Tmall": 100})
+    (line,) = frontier.target_verdicts(plain, frontier.chosen_recipe(runs))
+    assert "repeat mechanism" not in line
+
+
+def test_the_recipe_ablation_sets_each_part_beside_its_modes_full_model():
+    from eodrec.book.tables import fig3_ablation
+
+    paper = _result("student", [], 0.1, 0.02, "p")
+    base = _result("student", ["variant=base"], 0.1, 0.01, "pb")
+    runs = [paper, base, _coded("a", 0.3, 0.20), _coded("g", 0.3, 0.18, "gamma=0"),
+            _coded("h", 0.3, 0.21, "code_learning=random-hash"),
+            _coded("s", 0.3, 0.30, "seed=1"), _coded("r", 0.3, 0.40, "repeat=true")]  # fmt: skip
+    parts = fig3_ablation.recipe_ablation(runs).set_index("run")
+    assert list(parts.index) == ["p", "pb", "a", "g", "h"]  # other seeds and repeat left out
+    assert parts.loc["pb", "mode"] == "paper mode" and parts.loc["g", "mode"] == "distill-codes"
+    assert parts.loc["g", "variant"] == "w/o distillation (γ = 0)"
+    assert parts.loc["g", "ΔP@10 vs full"] == pytest.approx(-2.0)
+    assert parts.loc["h", "ΔP@10 vs full"] == pytest.approx(1.0)
+    assert parts.loc["pb", "ΔP@10 vs full"] == pytest.approx(-1.0)

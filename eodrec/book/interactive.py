@@ -242,6 +242,32 @@ def frontier_figure(points: pd.DataFrame, results: Sequence[dict], random_floor:
     return fig.update_yaxes(title_text="test P@10 (%)", col=1)
 
 
+def ablation_bars(scores: pd.DataFrame, results: Sequence[dict]) -> go.Figure:
+    """Fig. 3 side by side: a panel per dataset and mode (the paper's student, this project's
+    recipe), a bar per variant and metric; hover gives the difference from the mode's full
+    model and the run behind the bar."""
+    fig = _figure("ablation", "What each part adds: test score (%) per variant", 460, scores.empty)
+    if scores.empty:
+        return fig
+    panels = list(dict.fromkeys(zip(scores["dataset"], scores["mode"], strict=True)))
+    titles = [f"{dataset}: {mode}" for dataset, mode in panels]
+    fig = make_subplots(rows=1, cols=len(panels), subplot_titles=titles).update_layout(fig.layout)
+    runs = {r["id"]: _details(r) for r in results}
+    for col, (dataset, mode) in enumerate(panels, start=1):
+        panel = scores[(scores["dataset"] == dataset) & (scores["mode"] == mode)]
+        for i, metric in enumerate(("P@10", "NDCG@10")):
+            gaps = zip(panel["run"], panel[f"Δ{metric} vs full"], strict=True)
+            custom = [runs.get(run, ["?"] * 4) + [f"{gap:+.2f}"] for run, gap in gaps]
+            fig.add_trace(go.Bar(
+                x=panel["variant"], y=panel[metric], name=metric, legendgroup=metric,
+                showlegend=col == 1, marker_color=COLORS[i], customdata=custom,
+                hovertemplate=f"%{{x}}: {metric} <b>%{{y:.2f}}%</b> "
+                "(%{customdata[4]} points from the full model)" + RUN_HOVER,
+            ), row=1, col=col)  # fmt: skip
+    fig.update_yaxes(title_text="test score (%)", col=1)
+    return fig.update_layout(barmode="group")
+
+
 def _figure(name: str, title: str, height: int, empty: bool = False) -> go.Figure:
     """A figure with the book's layout. ``empty`` is the static cells' fallback: say there is
     nothing to draw instead of raising. ``layout.meta`` keeps ``name`` (the div id's) and

@@ -14,6 +14,7 @@ from eodrec.book.tables.compare import (
     relative_gain,
     text_findings,
 )
+from eodrec.book.tables.frontier import first_seed, is_recipe, recipe_knobs
 from eodrec.book.tables.student_runs import code_mode_switches
 from eodrec.models.student import ABLATIONS, VARIANT_LABELS
 
@@ -76,3 +77,47 @@ def kd_gain(results: list[dict]) -> pd.DataFrame:
     profiles = scores.drop_duplicates("dataset")[["dataset", "profile"]]
     cells = cells.merge(profiles, on="dataset", how="left")
     return cells.sort_values(["dataset"], kind="stable", ignore_index=True)
+
+
+# The paper's Fig. 3 variants as ``(experiment, overrides)`` beyond the full student, for pages
+# that gather them with other runs.
+VARIANT_RUNS = [("student", [f"variant={v}"]) for v in ABLATIONS if v != "full"]
+# What each variant of this project's recipe leaves out or changes (page 12_frontier), by its
+# knobs as ``recipe_knobs`` names them.
+RECIPE_PARTS = {
+    "defaults": "all parts",
+    "gamma=0.0": "w/o distillation (γ = 0)",
+    "student_init=fresh": "w/o the teacher's start",
+    "code_learning=random-hash": "random codes, not k-means",
+}
+FULL = {"paper mode": VARIANT_LABELS["full"], "distill-codes": RECIPE_PARTS["defaults"]}
+
+
+def recipe_ablation(results: list[dict]) -> pd.DataFrame:
+    """Fig. 3 for this project's recipe beside the paper mode's: per dataset, each variant's test
+    P@10 and NDCG@10 (%) and its difference in points from the full model of its mode (the
+    paper's Student; the recipe with all its parts). Seed 0 only; the repeat mechanism apart."""
+    plain = [r for r in first_seed(results) if not r["config"].get("repeat")]
+    paper = ablation([r for r in plain if r["experiment"] == "student" and not is_recipe(r)])
+    rows = [paper.assign(mode="paper mode").drop(columns="profile")]
+    recipe = [
+        {"dataset": dataset_name(r), "variant": RECIPE_PARTS.get(recipe_knobs(r), recipe_knobs(r)),
+         **{m: 100 * r["test_metrics"][m] for m in FIG3_METRICS}, "run": r["id"]}
+        for r in filter(is_recipe, plain)
+    ]  # fmt: skip
+    rows.append(
+        pd.DataFrame(recipe, columns=paper.columns.drop("profile")).assign(mode="distill-codes")
+    )
+    frame = pd.concat(rows, ignore_index=True)
+    for metric in FIG3_METRICS:
+        full = frame[frame["variant"] == frame["mode"].map(FULL)].set_index(["dataset", "mode"])
+        keys = pd.MultiIndex.from_frame(frame[["dataset", "mode"]])
+        frame[f"Δ{metric} vs full"] = frame[metric] - full[metric].reindex(keys).to_numpy()
+    columns = [
+        "dataset",
+        "mode",
+        "variant",
+        *FIG3_METRICS,
+        *[f"Δ{m} vs full" for m in FIG3_METRICS],
+    ]
+    return frame[[*columns, "run"]]
