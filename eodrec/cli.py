@@ -14,6 +14,7 @@ from pathlib import Path
 from eodrec import compression
 from eodrec.config import EXPERIMENTS, PROFILES, ParameterError, default_profile
 from eodrec.data.names import canonical_name
+from eodrec.released.commands import add_released
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -68,6 +69,7 @@ def _parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(title="commands")
     for add in (_add_data, _add_training, _add_runs, _add_bench, _add_export, _add_book):
         add(commands)
+    add_released(commands)  # the authors' released code (eodrec/released/)
     return parser
 
 

@@ -167,11 +167,18 @@ def hash_codes(
     generator = torch.Generator().manual_seed(seed)
     X = X.detach().float().cpu()
     codes = torch.randint(n_codewords, (X.shape[0], n_codebooks), generator=generator)
-    rows = codes + torch.arange(n_codebooks) * n_codewords
+    return codes, fit_codewords(X, codes, n_codewords)
+
+
+def fit_codewords(X: torch.Tensor, codes: torch.Tensor, n_codewords: int) -> torch.Tensor:
+    """The codewords (M*K, N) whose sums best fit the rows of X (n, N) under ``codes`` (n, M),
+    by least squares."""
+    X = X.detach().float().cpu()
+    n_codebooks = codes.shape[1]
+    rows = codes.long() + torch.arange(n_codebooks) * n_codewords
     A = torch.zeros(X.shape[0], n_codebooks * n_codewords).scatter_(1, rows, 1.0)
     # A is rank-deficient by M - 1 (each codebook's columns sum to 1): a minimum-norm solution.
-    codewords = torch.linalg.lstsq(A.T @ A, A.T @ X, driver="gelsd").solution
-    return codes, codewords
+    return torch.linalg.lstsq(A.T @ A, A.T @ X, driver="gelsd").solution
 
 
 FIXED_CODES = {"residual-kmeans": residual_kmeans, "random-hash": hash_codes}
