@@ -2,6 +2,7 @@
 timed in the same run as a neural model, checked, and set against the teacher."""
 
 import json
+import math
 from pathlib import Path
 
 import numpy as np
@@ -171,3 +172,17 @@ def test_the_verdict_is_met_only_where_the_baseline_beats_the_teachers_time_per_
         baseline_ratios([r for r in _hand_built_bench()["rows"] if r["model"] != "Teacher"]) == []
     )
 
+
+def test_page_05_shows_the_baseline_rows_and_the_verdict():
+    from eodrec.book.tables import table5_latency
+
+    bench = _hand_built_bench()
+    speed = table5_latency.speedups(bench)
+    per_100 = speed[(speed["measure"] == "per 100") & (speed["vs runtime"] == "eager")]
+    verdict = dict(zip(per_100["model"], per_100["goal met"], strict=True))
+    assert verdict == {"Student": True, "V-SKNN": True, "SR": False}  # Student: 4x, goal 1.5x
+    assert speed.loc[speed["model"] == "V-SKNN", "runtime"].unique().tolist() == ["numpy"]
+    table = table5_latency.latency_table(bench).set_index("model")
+    assert table.loc["SR", "state (MB)"] == 1.0 and table.loc["SR", "fit (s)"] == 0.5
+    assert math.isnan(table.loc["Student", "state (MB)"].iloc[0])
+    assert set(table5_latency.table5([bench])["runtime"]) == {"eager", "executorch"}
