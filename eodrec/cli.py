@@ -195,7 +195,7 @@ def _add_bench(commands) -> None:
     latency.add_argument("--requests", type=int, default=1000, help="requests timed per model")
     latency.add_argument("--runtimes", nargs="*", default=None, help="eager executorch onnx")
     latency.add_argument(
-        "--models", nargs="*", default=None, help="labels to measure, e.g. OD-Rec Student"
+        "--models", nargs="*", default=None, help="labels to measure, e.g. Student V-SKNN SR"
     )
     latency.add_argument(
         "--out", type=Path, default=None, help="default: RESULTS/bench/latency-DATASET-PROFILE.json"
@@ -401,11 +401,15 @@ def _bench_latency(args: argparse.Namespace) -> int:
         print(json.dumps(result, indent=2))
     else:
         for row in result["rows"]:
+            size = row["state_bytes"] if "state_bytes" in row else row["bundle_bytes"] or "-"
             print(
                 f"{row['model']:<16} {row['runtime']:<10} p50 {row['per_request_p50_ms']:7.3f} ms  "
-                f"{row['batch_ms_per_100']:8.2f} ms / 100  "
-                f"peak {row['peak_rss_mb']:7.1f} MB  bundle {row['bundle_bytes'] or '-'}"
+                f"{row['batch_ms_per_100']:8.2f} ms / 100  peak {row['peak_rss_mb']:7.1f} MB  "
+                f"{'state' if 'state_bytes' in row else 'bundle'} {size}"
             )
+        for r in (r for r in result["baseline_ratios"] if r["goal"] is not None):
+            print(f"{r['model']} per 100: {r['times_faster']:.2f}x the teacher's speed on "
+                  f"{r['versus_runtime']}, goal met: {r['goal_met']}")  # fmt: skip
         print(out)
     return 0
 

@@ -14,7 +14,8 @@ and writes its top-20s. The parent checks them against eager PyTorch's on every 
 to the longest test session, tie-aware (:func:`same_topk`): identical codes give exactly tied
 scores, and runtimes order ties differently. The student is measured twice: scoring by
 codebook (:class:`~eodrec.export.CodeScores`) and dense (rebuild the table, then one product),
-as the paper's student scores. :func:`bench_scoring` times scoring alone.
+as the paper's student scores. :func:`bench_scoring` times scoring alone. The stored simple
+baselines are timed in the same run, on numpy (:mod:`eodrec.latency_baselines`).
 
 Timings compare only within one run on one machine; the paper's seconds come from an Android
 emulator, so the book compares ratios.
@@ -144,10 +145,12 @@ def bench_latency(
     progress: bool = True,
 ) -> dict:
     """Every stored model of Table 5 (or those labelled in ``models``) on every runtime:
-    per-request percentiles, batch time, memory, bundle bytes, top-20 equality. A model with
+    per-request percentiles, batch time, memory, bundle bytes, top-20 equality; then each
+    stored simple baseline, refitted, on numpy (:mod:`eodrec.latency_baselines`). A model with
     no stored result is listed under ``missing``; one whose checkpoint is not on this machine
     is timed with its initial weights (the time depends on shapes, not values) and says so in
     ``weights``."""
+    from eodrec import latency_baselines as simple
     from eodrec.data.splits import load_splits
 
     if requests < 1:
@@ -155,13 +158,16 @@ def bench_latency(
     unknown = set(runtimes) - set(RUNTIMES)
     if unknown:
         raise ParameterError(f"unknown runtimes {sorted(unknown)}; runtimes: {RUNTIMES}")
+    simple.check_models(models)
     store = ResultsStore(results)
     chosen = [e for e in latency_configs(dataset, profile) if models is None or e[0] in models]
     stored = {c.run_id: store.find(c) for _, c, _ in chosen}
     present = [entry for entry in chosen if stored[entry[1].run_id] is not None]
     missing = [run_id for run_id, found in stored.items() if found is None]
+    baselines, missing_baselines = simple.stored_baselines(store, dataset, profile, models)
     start, work = time.perf_counter(), Path(tempfile.mkdtemp(prefix="eodrec-latency-"))
-    data, splits = load_splits(chosen[0][1].data, data_dir)
+    data_config = (chosen[0][1] if chosen else make_config("teacher", dataset, profile)).data
+    data, splits = load_splits(data_config, data_dir)
     test = [list(s) for s in splits.test.sequences]
     longest = max(len(s) for s in test)
     bench = _ModelBench(
@@ -170,7 +176,8 @@ def bench_latency(
     )  # fmt: skip
     (work / "sessions.json").write_text(json.dumps(test))
     rows, student = [], None
-    bar = tqdm(total=len(present) * len(runtimes), desc=f"latency {dataset}", disable=not progress)
+    total = len(present) * len(runtimes) + len(baselines)
+    bar = tqdm(total=total, desc=f"latency {dataset}", disable=not progress)
     for label, config, scoring in present:
         model, weights = bench.load(config, stored[config.run_id])
         if label == "Student":
@@ -178,6 +185,9 @@ def bench_latency(
         for row in bench.rows(label, config, scoring, model, weights, runtimes):
             rows.append(row)
             bar.update()
+    rows += simple.BaselineBench(
+        work, test, requests, store, data_config, splits, data.n_items, data_dir
+    ).rows(baselines, bar)
     bar.close()
     return {
         "benchmark": "latency",
@@ -192,9 +202,10 @@ def bench_latency(
         "threads": 1,
         "rows": rows,
         "ratios": latency_ratios(rows),
+        "baseline_ratios": simple.baseline_ratios(rows),
         "student": student,
         "scoring": _scoring_at(student),
-        "missing": missing,
+        "missing": missing + missing_baselines,
         "wall_time_s": time.perf_counter() - start,
         "provenance": provenance(profile, data.checksums, runtimes=_runtime_versions()),
     }

@@ -13,7 +13,7 @@ LIMITS = {"module": 500, "function": 80, "class": 300}
 LOWER = ("models", "data", "kernels", "heuristics")
 UPPER = ("eodrec.train", "eodrec.stages", "eodrec.experiment", "eodrec.sweeps", "eodrec.book")
 # What runs a trained model must not pull the training loop in with it.
-NO_TRAINING = ("export.py", "latency.py")
+NO_TRAINING = ("export.py", "latency.py", "latency_baselines.py")
 
 
 def _name(path: Path) -> str:

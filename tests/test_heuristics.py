@@ -118,3 +118,14 @@ def test_ranks_of_examples_are_the_standard_pessimistic_ranks():
     pop = Popularity().fit(SESSIONS, N_ITEMS)
     examples = Examples([[1], [2], [3]], [3, 4, 5])
     assert rank_examples(pop, examples, batch_size=2).tolist() == [1, 5, 5]
+
+
+@pytest.mark.parametrize("name", ["pop", "recency", "sr", "sknn"])
+def test_a_method_restored_from_its_saved_state_scores_as_the_fitted_one(name):
+    fitted = build_method(name).fit(SESSIONS, N_ITEMS)
+    state = {key: array.copy() for key, array in fitted.saved_state().items()}
+    assert set(state) == {"fallback", *fitted.state_arrays()}
+    restored = build_method(name).restore(state)
+    sessions = [[4, 7, 4, 6], [], [1, 2], [3]]
+    assert restored.n_items == N_ITEMS and restored.state_bytes == fitted.state_bytes
+    assert torch.equal(restored.scores(sessions), fitted.scores(sessions))

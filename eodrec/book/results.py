@@ -98,8 +98,12 @@ def gather_results(
     return found, missing
 
 
-# The models the smoke page times on the spot: the paper's headline comparison.
-SMOKE_LATENCY_MODELS = ("Teacher", "OD-Rec", "Student (dense)", "Student")
+# The models the smoke page times on the spot: the paper's headline comparison, and the two
+# simple baselines issue 24 sets against the teacher.
+SMOKE_LATENCY_MODELS = ("Teacher", "OD-Rec", "Student (dense)", "Student", "V-SKNN", "SR")
+SMOKE_LATENCY_RUNS = [("teacher", []), ("odrec", []), ("student", [])] + [
+    ("baseline", [f"method={method}"]) for method in ("sknn", "sr")
+]
 
 
 def latency_results(page: Page) -> tuple[list[dict], list[str]]:
@@ -113,7 +117,7 @@ def latency_results(page: Page) -> tuple[list[dict], list[str]]:
     from eodrec.store import results_root
 
     if page.profile == "smoke":
-        gather_results(page, [("teacher", []), ("odrec", []), ("student", [])])
+        gather_results(page, SMOKE_LATENCY_RUNS)
         runtimes = ("eager", "executorch") if importlib.util.find_spec("executorch") else ("eager",)
         benches = [
             bench_latency(

@@ -7,7 +7,7 @@ Scores come out as ``(B, n_items + 1)`` like a neural model's, so
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from itertools import chain
 
@@ -129,6 +129,18 @@ class Heuristic:
     @property
     def state_bytes(self) -> int:
         return sum(array.nbytes for array in self.state_arrays().values())
+
+    def saved_state(self) -> dict[str, np.ndarray]:
+        """Everything :meth:`scores` reads: the popularity fallback and :meth:`state_arrays`."""
+        return {"fallback": self.fallback, **self.state_arrays()}
+
+    def restore(self, state: Mapping[str, np.ndarray]) -> Heuristic:
+        """This method fitted from a :meth:`saved_state`, as a device loads it: no training
+        sessions needed. Its hyperparameters are the constructor's."""
+        for name, array in state.items():
+            setattr(self, name, np.asarray(array))
+        self.n_items = self.fallback.size - 1
+        return self
 
     def _fit(self, sessions: Flat) -> None:
         """Build the method's own index from the flattened training sessions."""

@@ -1,4 +1,5 @@
-"""What a baseline run is: its method and the grid its hyperparameters are tuned over."""
+"""What a baseline run is: its method and the grid its hyperparameters are tuned over; each
+method's display name."""
 
 from __future__ import annotations
 
@@ -13,6 +14,13 @@ GRIDS: dict[str, dict[str, tuple[int, ...]]] = {
     "sr": {"steps": (1, 2, 3, 5, 10)},
 }
 METHODS = tuple(GRIDS)
+# Each method's name in tables and as ``eodrec bench latency --models`` selects it.
+NAMES: dict[str, str] = {
+    "pop": "Most-popular",
+    "recency": "Session recency",
+    "sknn": "V-SKNN",
+    "sr": "SR",
+}
 
 
 @dataclass(frozen=True)

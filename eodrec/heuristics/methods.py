@@ -93,12 +93,16 @@ class VSKNN(Heuristic):
         width = self.n_items + 1
         pairs = np.unique(sessions.rows * width + sessions.items)  # by session, then item
         session, item = pairs // width, pairs % width
-        self.n_sessions = int(sessions.lengths.size)
-        self.session_ptr = compressed_rows(session, self.n_sessions)
+        self.session_ptr = compressed_rows(session, int(sessions.lengths.size))
         self.session_items = item.astype(INDEX)
         by_item = np.lexsort((session, item))  # by item, then session: oldest first
         self.item_ptr = compressed_rows(item[by_item], width)
         self.item_sessions = session[by_item].astype(INDEX)
+
+    @property
+    def n_sessions(self) -> int:
+        """Training sessions in the index (one more entry in ``session_ptr``)."""
+        return self.session_ptr.size - 1
 
     def _score(self, batch: Flat, primary: np.ndarray) -> None:
         row, session, similarity = self._neighbours(batch)

@@ -13,14 +13,9 @@ import pandas as pd
 from eodrec.book.tables.compare import dataset_name
 from eodrec.book.tables.student_runs import is_paper_student
 from eodrec.book.tables.table3_methods import METHOD_NAMES
-from eodrec.heuristics.config import METHODS
+from eodrec.heuristics.config import METHODS, NAMES
 
-BASELINE_NAMES = {
-    "pop": "Most-popular",
-    "recency": "Session recency",
-    "sknn": "V-SKNN",
-    "sr": "SR",
-}
+BASELINE_NAMES = NAMES  # the library's: ``eodrec bench latency --models`` takes them too
 REPEAT = "+repeat"
 COLUMNS = ["P@10", "NDCG@10", "repeat P@10", "explore P@10", "repeat share"]
 # The runs a page gathers for the baseline rows (``gather_results``).
