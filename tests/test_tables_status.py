@@ -6,6 +6,9 @@ SHA = "0123456789abcdef0123456789abcdef01234567"
 def test_a_dirty_commit_keeps_its_mark():
     assert short_commit(SHA) == "0123456789ab"
     assert short_commit(SHA + "+dirty") == "0123456789ab+dirty"
+    declared = f"{SHA}+dirty (declared by $EODREC_SOURCE_COMMIT; not a git checkout)"
+    assert short_commit(declared) == "0123456789ab+dirty (declared)"
+    assert short_commit("unknown (not a git checkout)") == "unknown (not a git checkout)"
 
 
 def test_the_provenance_table_shows_the_mark():
