@@ -100,3 +100,8 @@ def test_a_page_of_several_commits_or_machines_says_so():
     mixed = provenance_spread_note([_run("a"), _run("b", "f" * 40), _run("c", device="cuda")])
     assert "3 runs" in mixed and "2 commits" in mixed and "2 kinds of hardware" in mixed
     assert "GPU NVIDIA H200: 1" in mixed and "CPU AMD EPYC: 2" in mixed
+
+
+def test_a_run_listed_twice_counts_once():
+    dirty = _run("dirty", SHA + "+dirty")
+    assert "1 of the 1 runs" in dirty_runs_note([dirty, dirty])

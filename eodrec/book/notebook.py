@@ -150,7 +150,8 @@ def is_dirty(result: dict) -> bool:
 def dirty_runs_note(results: list[dict]) -> str:
     """A line under a table naming its runs made from an uncommitted tree, whose code no commit
     holds exactly; empty when there are none."""
-    dirty = list(dict.fromkeys(run_name(r) for r in results if is_dirty(r)))
+    results = _unique(results)
+    dirty = [run_name(r) for r in results if is_dirty(r)]
     if not dirty:
         return ""
     return (
@@ -162,6 +163,7 @@ def dirty_runs_note(results: list[dict]) -> str:
 def provenance_spread_note(results: list[dict]) -> str:
     """One line for a page whose runs come from several commits or kinds of hardware; empty
     when they all share one of each."""
+    results = _unique(results)
     commits = {short_commit(r["provenance"]["git_commit"]) for r in results}
     kinds = pd.Series([hardware_kind(r["provenance"]) for r in results]).value_counts()
     parts = [f"{len(commits)} commits"] if len(commits) > 1 else []
@@ -178,6 +180,11 @@ def provenance_spread_note(results: list[dict]) -> str:
         + " and ".join(parts)
         + "; each table's provenance dropdown names the commit and machine of its runs."
     )
+
+
+def _unique(results: list[dict]) -> list[dict]:
+    """Each run once (pages pass lists that share runs)."""
+    return list({run_name(r): r for r in results}.values())
 
 
 def show_markdown(*texts: str) -> None:

@@ -79,9 +79,11 @@ def styled(
     versus_paper: Mapping[str, str] | None = None,
     relative: Sequence[str] = (),
     tolerance: float = RELATIVE_TOLERANCE,
+    mixed: bool = False,
 ):
     """``frame`` as the book shows a table: no index, each numeric column right-aligned and
-    rounded alike (:func:`column_format`; ``formats`` overrides it per column), text columns
+    rounded alike (:func:`column_format`; with ``mixed``, columns holding quantities of several
+    kinds, a whole number stays whole; ``formats`` overrides it per column), text columns
     wrapping anywhere, ``(%)`` after the headers in ``percent``, the columns in ``hide`` left
     out. ``versus_paper`` maps a column of ours to the paper's column beside it: a
     :data:`RELATIVE` column follows it. ``relative`` names columns already holding relative
@@ -96,6 +98,8 @@ def styled(
         relative.append(name)
     frame = frame.rename(columns={c: f"{c} (%)" for c in percent})
     formats = {f"{c} (%)" if c in percent else c: f for c, f in (formats or {}).items()}
+    if mixed:
+        formats = {c: number(digits) for c in frame.columns} | formats
     styler = frame.style.hide(axis="index")
     return look(styler, frame, digits, formats, relative, tolerance)
 
