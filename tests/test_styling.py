@@ -48,3 +48,8 @@ def test_a_styled_table_aligns_numbers_marks_percent_and_highlights_beyond_toler
     assert ">+5.0<" in html and ">-20.0<" in html and ">10.50<" in html and ">8.00<" in html
     header = html.split("<thead>")[1].split("</thead>")[0]
     assert header.index("paper") < header.index("ours (%)") < header.index(styling.RELATIVE)
+
+
+def test_rows_of_concatenated_frames_are_styled_too():
+    frame = pd.concat([pd.DataFrame({"P@10": [1.5]}), pd.DataFrame({"P@10": [2.0]})])
+    assert ">2.00<" in styling.styled(frame).to_html()

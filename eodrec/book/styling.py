@@ -88,7 +88,7 @@ def styled(
     out. ``versus_paper`` maps a column of ours to the paper's column beside it: a
     :data:`RELATIVE` column follows it. ``relative`` names columns already holding relative
     differences. Every relative difference is highlighted beyond ``tolerance``."""
-    frame = frame.drop(columns=list(hide))
+    frame = frame.drop(columns=list(hide)).reset_index(drop=True)  # the index is not shown
     relative = list(relative)
     for ours, paper in (versus_paper or {}).items():
         name = f"{RELATIVE} {ours}" if len(versus_paper) > 1 else RELATIVE
