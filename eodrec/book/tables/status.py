@@ -15,8 +15,8 @@ def status_table(results: list[dict]) -> pd.DataFrame:
             "model": r["model"],
             "dataset": r["dataset"],
             "created": r["provenance"]["created"][:16].replace("T", " "),
-            "torch": r["provenance"]["versions"]["torch"],
-            "python": r["provenance"]["versions"]["python"],
+            "versions": f"torch {r['provenance']['versions']['torch']}, "
+            f"python {r['provenance']['versions']['python']}",
         }
         for r in results
     ]
