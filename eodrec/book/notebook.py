@@ -178,7 +178,7 @@ def provenance_spread_note(results: list[dict]) -> str:
     return (
         f"**Mixed provenance**: the {len(results)} runs on this page come from "
         + " and ".join(parts)
-        + "; each table's provenance dropdown names the commit and machine of its runs."
+        + "; the provenance under each table names the commit and machine of its runs."
     )
 
 

@@ -114,13 +114,14 @@ def claims_verdict(
         raise ValueError(f"no claim of the Claims table has its evidence on {page}")
     evidence = {key: [] for claim in shown for key in claim.evidence} | evidence
     verdicts, ours, runs = [], [], []
-    for claim in shown:
+    number = (lambda i: f"({i}) ") if len(shown) > 1 else (lambda i: "")
+    for i, claim in enumerate(shown, 1):
         checks = claim.checks(evidence)
         verdicts.append(claims.verdict(checks))
         runs += [r for key in claim.evidence for r in evidence[key]]
         found = "; ".join(f"{c.label} {c.ours} (paper {c.paper})" for c in checks)
-        ours.append(f"{claim.claim}: {found or 'no stored result'}, {verdicts[-1]}")
-    paper = "; ".join(f"{claim.claim} ({claim.source})" for claim in shown)
+        ours.append(f"{number(i)}{found or 'no stored result'} (verdict: {verdicts[-1]})")
+    paper = "; ".join(f"{number(i)}{c.claim} ({c.source})" for i, c in enumerate(shown, 1))
     if runs and all(r["profile"] == "smoke" for r in runs):
         return PageVerdict(combine(verdicts), paper, "; ".join(ours), TOY)
     why = "; ".join(
@@ -259,7 +260,7 @@ def codebook_sweep(
     beyond = int((printed["paper P@10"] > printed["P@10 bound"]).sum())
     why = _join(
         [
-            f"each point had {claims.budget(results)}",
+            f"each point's budget was {claims.budget(results)}",
             f"the paper prints a P@10 above what codes alone can reach in {beyond} of its "
             f"{len(printed)} cells",
         ]
