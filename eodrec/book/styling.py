@@ -19,7 +19,9 @@ KEY_METRICS = ("P@10", "NDCG@10")
 RELATIVE_TOLERANCE = 0.10
 RELATIVE = "Δ %"  # the header of a relative difference from the paper, in percent
 OUTSIDE_TOLERANCE = "background-color: #f8d7da"
-NUMBER_CELL = {"text-align": "right", "white-space": "nowrap"}
+# Numbers right-aligned, on one line, with a gap before them (the theme's cells have almost no
+# padding, so adjacent numbers would run together).
+NUMBER_CELL = {"text-align": "right", "white-space": "nowrap", "padding-left": "0.4em"}
 TEXT_CELL = {"overflow-wrap": "anywhere"}
 
 
@@ -124,7 +126,7 @@ def look(styler, frame: pd.DataFrame, digits, formats, relative, tolerance):
             [
                 {
                     "selector": f"th.col_heading.level{level}.col{frame.columns.get_loc(c)}",
-                    "props": "text-align: right;",
+                    "props": "text-align: right; padding-left: 0.4em;",
                 }
                 for c in numeric
             ],
