@@ -104,4 +104,4 @@ def test_a_page_of_several_commits_or_machines_says_so():
 
 def test_a_run_listed_twice_counts_once():
     dirty = _run("dirty", SHA + "+dirty")
-    assert "1 of the 1 runs" in dirty_runs_note([dirty, dirty])
+    assert "1 of the 1 runs above was made" in dirty_runs_note([dirty, dirty])

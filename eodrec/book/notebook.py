@@ -155,8 +155,10 @@ def dirty_runs_note(results: list[dict]) -> str:
     if not dirty:
         return ""
     return (
-        f"**Uncommitted code** (`+dirty`): {len(dirty)} of the {len(results)} runs above were "
-        "made from a tree with uncommitted changes: " + ", ".join(f"`{d}`" for d in dirty) + "."
+        f"**Uncommitted code** (`+dirty`): {len(dirty)} of the {len(results)} runs above "
+        f"{'was' if len(dirty) == 1 else 'were'} made from a tree with uncommitted changes: "
+        + ", ".join(f"`{d}`" for d in dirty)
+        + "."
     )
 
 
