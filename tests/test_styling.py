@@ -33,7 +33,7 @@ def test_key_metrics_come_first():
 def test_a_styled_table_aligns_numbers_marks_percent_and_highlights_beyond_tolerance():
     frame = pd.DataFrame(
         {
-            "run": ["a-very-long-run-id", "b"],
+            "run": ["student-retailrocket-quick-0d4c09f7fa4b", "b"],
             "paper": [10.0, 10.0],
             "ours": [10.5, 8.0],
             "x": [1, 2],
@@ -44,7 +44,8 @@ def test_a_styled_table_aligns_numbers_marks_percent_and_highlights_beyond_toler
     ).to_html()
     assert "ours (%)" in html and ">x<" not in html
     assert html.count(styling.OUTSIDE_TOLERANCE.split(":")[1].strip()) == 1  # -20% only
-    assert "text-align: right" in html and "overflow-wrap: anywhere" in html
+    assert "text-align: right" in html and "overflow-wrap: anywhere" in html  # the run ids
+    assert styling.TABLE_FONT in html
     assert ">+5.0<" in html and ">-20.0<" in html and ">10.50<" in html and ">8.00<" in html
     header = html.split("<thead>")[1].split("</thead>")[0]
     assert header.index("paper") < header.index("ours (%)") < header.index(styling.RELATIVE)
@@ -53,3 +54,12 @@ def test_a_styled_table_aligns_numbers_marks_percent_and_highlights_beyond_toler
 def test_rows_of_concatenated_frames_are_styled_too():
     frame = pd.concat([pd.DataFrame({"P@10": [1.5]}), pd.DataFrame({"P@10": [2.0]})])
     assert ">2.00<" in styling.styled(frame).to_html()
+
+
+def test_only_columns_of_long_words_may_break_them():
+    frame = pd.DataFrame(
+        {"dataset": ["RetailRocket"], "run": ["student-retailrocket-quick-0d4c09f7fa4b"]}
+    )
+    html = styling.styled(frame).to_html()
+    assert html.count("overflow-wrap: anywhere") == 1
+    assert "col1" in html.split("overflow-wrap: anywhere")[0].rsplit("#T_", 1)[1]

@@ -22,7 +22,11 @@ OUTSIDE_TOLERANCE = "background-color: #f8d7da"
 # Numbers right-aligned, on one line, with a gap before them (the theme's cells have almost no
 # padding, so adjacent numbers would run together).
 NUMBER_CELL = {"text-align": "right", "white-space": "nowrap", "padding-left": "0.4em"}
+# A text column with words this long (run ids, hashes) may break them anywhere; shorter words
+# (names, labels) wrap at spaces only.
+LONG_WORD = 20
 TEXT_CELL = {"overflow-wrap": "anywhere"}
+TABLE_FONT = "font-size: 0.9em;"  # a table of numbers a little smaller than the prose
 
 
 def relative_difference(ours, paper):
@@ -85,11 +89,11 @@ def styled(
 ):
     """``frame`` as the book shows a table: no index, each numeric column right-aligned and
     rounded alike (:func:`column_format`; with ``mixed``, columns holding quantities of several
-    kinds, a whole number stays whole; ``formats`` overrides it per column), text columns
-    wrapping anywhere, ``(%)`` after the headers in ``percent``, the columns in ``hide`` left
-    out. ``versus_paper`` maps a column of ours to the paper's column beside it: a
-    :data:`RELATIVE` column follows it. ``relative`` names columns already holding relative
-    differences. Every relative difference is highlighted beyond ``tolerance``."""
+    kinds, a whole number stays whole; ``formats`` overrides it per column), text columns of
+    long words (run ids) wrapping anywhere, ``(%)`` after the headers in ``percent``, the
+    columns in ``hide`` left out. ``versus_paper`` maps a column of ours to the paper's column
+    beside it: a :data:`RELATIVE` column follows it. ``relative`` names columns already holding
+    relative differences. Every relative difference is highlighted beyond ``tolerance``."""
     frame = frame.drop(columns=list(hide)).reset_index(drop=True)  # the index is not shown
     relative = list(relative)
     for ours, paper in (versus_paper or {}).items():
@@ -106,6 +110,11 @@ def styled(
     return look(styler, frame, digits, formats, relative, tolerance)
 
 
+def _has_long_words(values: pd.Series) -> bool:
+    words = values.dropna().astype(str).str.split().explode().dropna()
+    return bool(len(words)) and int(words.str.len().max()) > LONG_WORD
+
+
 def look(styler, frame: pd.DataFrame, digits, formats, relative, tolerance):
     """Formats, alignment and highlighting of a Styler over ``frame`` (flat or two-level
     columns); ``relative`` names the relative-difference columns."""
@@ -115,10 +124,11 @@ def look(styler, frame: pd.DataFrame, digits, formats, relative, tolerance):
         if pd.api.types.is_numeric_dtype(frame[c].dtype)
         and not pd.api.types.is_bool_dtype(frame[c].dtype)
     ]
-    text = [c for c in frame.columns if c not in numeric]
+    text = [c for c in frame.columns if c not in numeric and _has_long_words(frame[c])]
     default = {c: column_format(frame[c], digits) for c in numeric}
     default |= {c: number(1, signed=True, whole=False) for c in relative}
     styler = styler.format({**default, **formats}, na_rep="–")
+    styler = styler.set_table_styles([{"selector": "", "props": TABLE_FONT}], overwrite=False)
     if numeric:
         styler = styler.set_properties(subset=numeric, **NUMBER_CELL)
         level = frame.columns.nlevels - 1  # the header row right above the numbers
