@@ -112,3 +112,30 @@ def test_parameters_are_never_rendered_and_provenance_is_folded():
             ):
                 assert "hide-cell" in tags, f"{path.name}: {cell.source[:60]}"
                 assert cell.metadata["mystnb"]["code_prompt_show"].startswith("Show"), path.name
+
+
+# Pages without a verdict of their own: the Claims summary and the status of every run
+# (check-book's VERDICT_EXEMPT).
+NO_VERDICT = ("00_claims", "11_status")
+SHOWS_A_RESULT = __import__("re").compile(
+    r"styled\(|comparison_table\(|interactive\.show\(|plt\.show\(|\.style\b"
+)
+
+
+def test_every_results_page_shows_its_verdict_before_any_table_or_figure():
+    pages = [p for p in page_notebooks(ROOT / "notebooks") if p.stem not in NO_VERDICT]
+    assert len(pages) >= 11
+    for path in pages:
+        cells = nbformat.read(path, as_version=4).cells
+        verdict = [
+            i for i, c in enumerate(cells) if "verdicts." in c.source and ".markdown()" in c.source
+        ]
+        assert len(verdict) == 1, path.name
+        # myst-nb reads the cell's Markdown output as MyST, so the admonition renders as one
+        assert cells[verdict[0]].metadata["mystnb"] == {"markdown_format": "myst"}, path.name
+        shown = [
+            i
+            for i, c in enumerate(cells)
+            if c.cell_type == "code" and SHOWS_A_RESULT.search(c.source)
+        ]
+        assert shown and verdict[0] < min(shown), path.name

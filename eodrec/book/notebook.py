@@ -8,6 +8,16 @@ from pathlib import Path
 
 import pandas as pd
 
+from eodrec.book.styling import (
+    RELATIVE,
+    RELATIVE_TOLERANCE,
+    key_first,
+    look,
+    number,
+    relative_difference,
+    styled,
+)
+from eodrec.book.tables.status import short_commit
 from eodrec.config import ParameterError, check_profile, default_profile, profile_datasets
 
 
@@ -31,44 +41,58 @@ def page_parameters(profile: str | None, data_dir: str | None = None) -> Page:
     return Page(profile, profile_datasets(profile), Path(data_dir) if data_dir else None)
 
 
-def comparison_table(cells: pd.DataFrame, keys: list[str], digits: int = 2):
-    """A styled table of compared cells; rows that differ from the paper are highlighted."""
-    columns = [*keys, "quantity", "paper", "ours", "difference"]
+def comparison_table(
+    cells: pd.DataFrame, keys: list[str], digits: int = 2, tolerance: float = RELATIVE_TOLERANCE
+):
+    """A styled table of compared cells: the difference from the paper and, relative to the
+    paper's, ``Δ %``, highlighted beyond ``tolerance``; rows with a ``note`` (a difference and
+    its reason) are highlighted whole."""
+    columns = [*keys, "quantity", "paper", "ours", "difference", RELATIVE]
     if "note" in cells:
         columns.append("note")
-    styler = (
-        cells[columns]
-        .style.format(
-            {"paper": _number(digits), "ours": _number(digits), "difference": _signed(digits)}
-        )
-        .hide(axis="index")
+    cells = cells.assign(**{RELATIVE: relative_difference(cells["ours"], cells["paper"])})
+    # one column holds quantities of several kinds (counts, lengths): whole numbers stay whole
+    formats = {"paper": number(digits), "ours": number(digits)}
+    formats["difference"] = number(digits, signed=True)
+    styler = styled(
+        cells[columns], digits, formats=formats, relative=[RELATIVE], tolerance=tolerance
     )
     if "note" in cells:
-        styler = styler.apply(
-            lambda row: ["background-color: #fff3cd" if row["note"] else "" for _ in row], axis=1
+        styler = styler.apply(  # the relative difference keeps its own highlight
+            lambda row: ["background-color: #fff3cd" if row["note"] else "" for _ in row],
+            axis=1,
+            subset=[c for c in columns if c != RELATIVE],
         )
     return styler
 
 
 def wide_comparison_table(
-    cells: pd.DataFrame, keys: list[str], quantities: list[str] | None = None, digits: int = 2
+    cells: pd.DataFrame,
+    keys: list[str],
+    quantities: list[str] | None = None,
+    digits: int = 2,
+    tolerance: float = RELATIVE_TOLERANCE,
 ):
     """Compared cells with one row per ``keys``, in the order the rows first appear in
-    ``cells`` (the paper's), and, per quantity, paper / ours / difference."""
-    quantities = quantities or list(dict.fromkeys(cells["quantity"]))
-    wide = cells.pivot(index=keys, columns="quantity", values=["paper", "ours", "difference"])
+    ``cells`` (the paper's), and per quantity, the key metrics first, the paper's, ours and
+    ``Δ %`` (ours relative to the paper's), highlighted beyond ``tolerance``. A quantity named
+    like a metric (``P@10``) is in percent and says so in its header."""
+    quantities = key_first(quantities or dict.fromkeys(cells["quantity"]))
+    wide = cells.pivot(index=keys, columns="quantity", values=["paper", "ours"])
     order = cells[keys].drop_duplicates()
     wide = wide.reindex(
         pd.MultiIndex.from_frame(order) if len(keys) > 1 else pd.Index(order[keys[0]])
     )
-    wide = wide.swaplevel(axis=1).reindex(
-        columns=[(q, side) for q in quantities for side in ("paper", "ours", "difference")]
-    )
-    formats = {
-        column: (_signed(digits) if column[1] == "difference" else _number(digits))
-        for column in wide.columns
-    }
-    return wide.style.format(formats)
+    columns = {}
+    for quantity in quantities:
+        label = f"{quantity} (%)" if "@" in quantity else quantity
+        paper, ours = wide[("paper", quantity)], wide[("ours", quantity)]
+        columns[(label, "paper")] = paper
+        columns[(label, "ours")] = ours
+        columns[(label, RELATIVE)] = relative_difference(ours, paper)
+    wide = pd.DataFrame(columns, index=wide.index)
+    relative = [c for c in wide.columns if c[1] == RELATIVE]
+    return look(wide.style, wide, digits, {}, relative, tolerance)
 
 
 def regenerate_command(notebook: str, page: Page) -> str:
@@ -96,28 +120,79 @@ def provenance_markdown(prov: dict) -> str:
     )
     hardware = prov.get("hardware", {})
     return (
-        f"**Profile** `{prov['profile']}` · **commit** `{prov['git_commit'][:12]}` · "
+        f"**Profile** `{prov['profile']}` · **commit** `{short_commit(prov['git_commit'])}` · "
         f"**created** {prov['created']} · **machine** {hardware.get('cpu', '?')} "
         f"({hardware.get('cpu_count', '?')} cores, {hardware.get('device', '?')}) · "
         f"**data sha256** {checksums}"
     )
 
 
-def _number(digits: int):
-    def fmt(value: float) -> str:
-        if pd.isna(value):
-            return "–"
-        return f"{value:,.0f}" if float(value).is_integer() else f"{value:,.{digits}f}"
-
-    return fmt
+def run_name(result: dict) -> str:
+    """A stored run's id, or for a benchmark (no id) what it timed."""
+    if "id" in result:
+        return result["id"]
+    return f"{result.get('benchmark', 'benchmark')} {result['dataset']} ({result['profile']})"
 
 
-def _signed(digits: int):
-    def fmt(value: float) -> str:
-        if pd.isna(value):
-            return "–"
-        if value == 0:
-            return "0"
-        return f"{value:+,.0f}" if float(value).is_integer() else f"{value:+,.{digits}f}"
+def hardware_kind(prov: dict) -> str:
+    """The kind of machine a number came from: its GPU, else its CPU model."""
+    hardware = prov.get("hardware", {})
+    if hardware.get("device") == "cuda":
+        return f"GPU {hardware.get('gpu', '?')}"
+    return f"CPU {hardware.get('cpu', '?')}"
 
-    return fmt
+
+def is_dirty(result: dict) -> bool:
+    """Whether a result was made from a tree with uncommitted changes (``+dirty``)."""
+    return "+dirty" in result["provenance"]["git_commit"]
+
+
+def dirty_runs_note(results: list[dict]) -> str:
+    """A line under a table naming its runs made from an uncommitted tree, whose code no commit
+    holds exactly; empty when there are none."""
+    results = _unique(results)
+    dirty = [run_name(r) for r in results if is_dirty(r)]
+    if not dirty:
+        return ""
+    return (
+        f"**Uncommitted code** (`+dirty`): {len(dirty)} of the {len(results)} runs above "
+        f"{'was' if len(dirty) == 1 else 'were'} made from a tree with uncommitted changes: "
+        + ", ".join(f"`{d}`" for d in dirty)
+        + "."
+    )
+
+
+def provenance_spread_note(results: list[dict]) -> str:
+    """One line for a page whose runs come from several commits or kinds of hardware; empty
+    when they all share one of each."""
+    results = _unique(results)
+    commits = {short_commit(r["provenance"]["git_commit"]) for r in results}
+    kinds = pd.Series([hardware_kind(r["provenance"]) for r in results]).value_counts()
+    parts = [f"{len(commits)} commits"] if len(commits) > 1 else []
+    if len(kinds) > 1:
+        parts.append(
+            f"{len(kinds)} kinds of hardware ("
+            + ", ".join(f"{kind}: {count}" for kind, count in kinds.items())
+            + ")"
+        )
+    if not parts:
+        return ""
+    return (
+        f"**Mixed provenance**: the {len(results)} runs on this page come from "
+        + " and ".join(parts)
+        + "; the provenance under each table names the commit and machine of its runs."
+    )
+
+
+def _unique(results: list[dict]) -> list[dict]:
+    """Each run once (pages pass lists that share runs)."""
+    return list({run_name(r): r for r in results}.values())
+
+
+def show_markdown(*texts: str) -> None:
+    """Display each non-empty Markdown text (a note that has nothing to say shows nothing)."""
+    from IPython.display import Markdown, display
+
+    for text in texts:
+        if text:
+            display(Markdown(text))

@@ -33,6 +33,13 @@ and recorded. For each page the check asserts that
     book cites ``docs/method-notes.md``.
 (j) no code input is visible by default: every notebook cell's source (``.cell_input``) is
     folded in a closed ``<details>`` (myst-nb's ``hide-input``/``hide-cell``) or not rendered.
+(k) every results page (the ``--media`` pages but the Claims and status pages,
+    ``VERDICT_EXEMPT``) opens with its verdict: an admonition of class ``verdict`` whose title
+    names one of the four verdicts, with the admonition class of that verdict, before the
+    page's first table, image or interactive figure;
+(l) no table is wider than its column in a 1,400 px wide window: a table's ``scrollWidth`` is at
+    most its container's ``clientWidth`` + 1 (the container: the nearest ancestor that clips or
+    scrolls, else the article), with every dropdown opened for the measurement.
 
 Exit status: 0 all pages pass, 1 some check failed, 2 Chromium is not installed (the check could
 not run; CI may treat this as skipped only where Chromium could not be installed).
@@ -211,6 +218,43 @@ MIN_CLAIMS = 8
 VERDICTS = ("reproduced", "partly reproduced", "not reproduced", "not tested")
 FORBIDDEN_TEXT = "METHOD" + "-NOTES"
 LIVE_PROFILE = "paper"  # differs from the profiles the book is built with (smoke, quick)
+# The admonition class of each verdict (eodrec.book.tables.verdicts.ADMONITION, kept literal).
+VERDICT_CLASSES = {
+    "reproduced": "tip",
+    "partly reproduced": "warning",
+    "not reproduced": "danger",
+    "not tested": "note",
+}
+# Pages under the media globs with no verdict of their own: the Claims summary and the status of
+# every run.
+VERDICT_EXEMPT = frozenset({"notebooks/00_claims.html", "notebooks/11_status.html"})
+VIEWPORT = {"width": 1400, "height": 900}  # (l): tables must fit the column at this width
+
+# Runs in the page: the tables wider than their column, every dropdown opened for the
+# measurement and closed again after it.
+WIDE_TABLES_JS = """
+() => {
+  const article = document.querySelector('article') || document.querySelector('main')
+                  || document.body;
+  const closed = Array.from(article.querySelectorAll('details:not([open])'));
+  closed.forEach(d => { d.open = true; });
+  const wide = [];
+  article.querySelectorAll('table').forEach((table, index) => {
+    let box = table.parentElement;
+    while (box && box !== article && getComputedStyle(box).overflowX === 'visible') {
+      box = box.parentElement;
+    }
+    box = box || article;
+    if (table.scrollWidth > box.clientWidth + 1) {
+      const head = (table.querySelector('thead') || table).textContent;
+      wide.push({index: index, width: table.scrollWidth, column: box.clientWidth,
+                 head: head.split(/\\s+/).join(' ').trim().slice(0, 60)});
+    }
+  });
+  closed.forEach(d => { d.open = false; });
+  return wide;
+}
+"""
 
 MATHJAX_STARTED_JS = "() => !!(window.MathJax && window.MathJax.startup && MathJax.startup.promise)"
 
@@ -434,6 +478,59 @@ def check_code_hidden(page_html: str) -> list[str]:
     return [f"code input visible by default ({len(visible)}): " + " | ".join(visible[:3])]
 
 
+def _is_verdict(tag) -> bool:
+    return tag.name == "div" and {"admonition", "verdict"} <= set(tag.get("class") or [])
+
+
+def _is_result(tag) -> bool:
+    classes = set(tag.get("class") or [])
+    return tag.name in ("table", "img") or "js-plotly-plot" in classes
+
+
+def check_verdict(page_html: str) -> list[str]:
+    """(k): what is wrong with a results page's verdict; empty when nothing is."""
+    from bs4 import BeautifulSoup
+
+    soup = BeautifulSoup(page_html, "html.parser")
+    article = soup.find("article") or soup
+    first = article.find(lambda tag: _is_verdict(tag) or _is_result(tag))
+    if first is None or not _is_verdict(first):
+        if article.find(_is_verdict) is None:
+            return ["no verdict admonition (class 'verdict') on a results page"]
+        return [f"the verdict admonition comes after the page's first {first.name}"]
+    title = first.find(class_="admonition-title")
+    text = title.get_text(" ", strip=True) if title else ""
+    verdict = text.removeprefix("Verdict:").strip()
+    if not text.startswith("Verdict:") or verdict not in VERDICT_CLASSES:
+        return [f"the verdict admonition's title {text!r} names none of {', '.join(VERDICTS)}"]
+    if VERDICT_CLASSES[verdict] not in first.get("class"):
+        return [
+            f"the verdict '{verdict}' is not shown as a '{VERDICT_CLASSES[verdict]}' admonition"
+        ]
+    return []
+
+
+def needs_verdict(page: str, globs: Sequence[str]) -> bool:
+    return needs_media(page, globs) and page not in VERDICT_EXEMPT
+
+
+def table_width_reasons(wide: Sequence[dict]) -> list[str]:
+    """(l): one reason for the tables ``WIDE_TABLES_JS`` found wider than their column."""
+    if not wide:
+        return []
+    return [
+        f"tables wider than their column at {VIEWPORT['width']} px ({len(wide)}): "
+        + " | ".join(
+            f"table {t['index']} ({t['width']} > {t['column']} px; {t['head']!r})" for t in wide[:3]
+        )
+    ]
+
+
+def check_table_widths(browser_page) -> list[str]:
+    """(l), measured in the browser page (laid out at ``VIEWPORT``)."""
+    return table_width_reasons(browser_page.evaluate(WIDE_TABLES_JS))
+
+
 def _check_figures(browser_page, result: PageResult) -> None:
     """(f): each plotly figure is drawn and shows a hover label under the mouse."""
     figures = browser_page.evaluate(FIGURES_JS)
@@ -504,6 +601,7 @@ def _check_page(
     require_media: bool,
     live: bool = False,
     landing: bool = False,
+    verdict: bool = False,
 ) -> PageResult:
     result = PageResult(page=page)
     started = time.monotonic()
@@ -572,6 +670,9 @@ def _check_page(
         result.reasons += check_code_hidden(page_html)  # (j), before Live code unfolds cells
         if landing:
             result.reasons += check_claims(page_html)  # (h)
+        if verdict:
+            result.reasons += check_verdict(page_html)  # (k)
+        result.reasons += check_table_widths(browser_page)  # (l)
         _check_figures(browser_page, result)
         if live:
             _check_live_code(browser_page, result)
@@ -669,7 +770,7 @@ def check_book(
                 headless=True,
                 args=CHROMIUM_ARGS,
                 service_workers="block",
-                viewport={"width": 1280, "height": 900},
+                viewport=VIEWPORT,
             )
             try:
                 for page in selected:
@@ -683,6 +784,7 @@ def check_book(
                             needs_media(page, media_globs),
                             live=page in live_pages,
                             landing=page == landing,
+                            verdict=needs_verdict(page, media_globs),
                         )
                     results.append(result)
                     if on_page is not None:

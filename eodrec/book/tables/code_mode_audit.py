@@ -9,6 +9,7 @@ from collections.abc import Sequence
 
 import pandas as pd
 
+from eodrec.book.styling import key_first
 from eodrec.book.tables.compare import check_unique, dataset_name
 from eodrec.book.tables.fig3_ablation import FIG3_METRICS
 from eodrec.book.tables.student_runs import code_mode_switches, student_scorings
@@ -62,7 +63,7 @@ def against_paper(results: list[dict], metrics: Sequence[str] = tuple(TABLE3_MET
                 for row in _audit_rows(r, metrics)
                 if not row["scored as"].startswith("codes alone, each")
             ]
-    columns = ["dataset", "run", "scored as", *metrics]
+    columns = ["dataset", "run", "scored as", *key_first(metrics)]  # P@10, NDCG@10 first
     return pd.DataFrame(rows, columns=columns)
 
 

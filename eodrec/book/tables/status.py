@@ -15,8 +15,8 @@ def status_table(results: list[dict]) -> pd.DataFrame:
             "model": r["model"],
             "dataset": r["dataset"],
             "created": r["provenance"]["created"][:16].replace("T", " "),
-            "torch": r["provenance"]["versions"]["torch"],
-            "python": r["provenance"]["versions"]["python"],
+            "versions": f"torch {r['provenance']['versions']['torch']}, "
+            f"python {r['provenance']['versions']['python']}",
         }
         for r in results
     ]
@@ -47,6 +47,11 @@ def run_provenance_table(results: list[dict]) -> pd.DataFrame:
 
 def short_commit(commit: str) -> str:
     """The commit's first 12 hex digits, keeping ``+dirty``: a result made from an uncommitted
-    tree must say so wherever it is shown."""
-    sha, dirty = commit.removesuffix("+dirty"), commit.endswith("+dirty")
-    return sha[:12] + ("+dirty" if dirty else "")
+    tree must say so wherever it is shown. A commit declared by ``$EODREC_SOURCE_COMMIT`` (a
+    copy of the tree without git) keeps ``(declared)``; text without a hash stays as it is."""
+    sha, _, rest = commit.partition(" ")
+    dirty = sha.endswith("+dirty")
+    short = sha.removesuffix("+dirty")[:12] + ("+dirty" if dirty else "")
+    if "declared" in rest:
+        return f"{short} (declared)"
+    return f"{short} {rest}" if rest else short

@@ -142,7 +142,7 @@ def scoring_table(bench: dict) -> pd.DataFrame:
         {
             "M": s["n_codebooks"],
             "K": s["n_codewords"],
-            **{f"{name} (ms)": ms for name, ms in s["median_ms"].items()},
+            **{f"{name.replace('_', ' ')} (ms)": ms for name, ms in s["median_ms"].items()},
             "factorized vs teacher dense (x)": s["factorized_vs_teacher_dense"],
             "factorized vs student dense (x)": s["factorized_vs_student_dense"],
             "equal scores": s["factorized_equals_dense"],
