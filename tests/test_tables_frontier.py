@@ -143,3 +143,13 @@ def test_the_recipe_ablation_sets_each_part_beside_its_modes_full_model():
     assert parts.loc["g", "ΔP@10 vs full"] == pytest.approx(-2.0)
     assert parts.loc["h", "ΔP@10 vs full"] == pytest.approx(1.0)
     assert parts.loc["pb", "ΔP@10 vs full"] == pytest.approx(-1.0)
+
+
+def test_the_front_verdict_says_when_the_chosen_recipe_with_repeat_is_on_the_front():
+    recency = _result("baseline", ["method=recency"], 0.3, 0.40, "rec", state_bytes=0)
+    mine = _coded("c", 0.3, 0.20)
+    mine_repeat = {**_coded("cr", 0.3, 0.45, "repeat=true"), "base_run": "c"}
+    points = frontier.frontier_table([recency, mine, mine_repeat], {"Tmall": 100})
+    (line,) = frontier.frontier_verdicts(points, frontier.chosen_recipe([mine, mine_repeat]))
+    assert "is dominated by Session recency" in line
+    assert "With the repeat mechanism it is on the front (45.00 P@10" in line
