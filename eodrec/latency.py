@@ -378,15 +378,21 @@ def measure(cell: Cell) -> dict:
         cell.outputs, values=values, ids=ids,
         request_values=np.stack(request_values), request_ids=np.stack(request_ids),
     )  # fmt: skip
+    return timing_record(times, batch_s, len(sequences), baseline_mb)
+
+
+def timing_record(times: list[float], batch_s: float, n_sessions: int, before_mb: float) -> dict:
+    """A row's timings, for a neural model and a baseline alike: the per-request percentiles
+    of ``times`` (ms), the batch time per 100 of ``n_sessions`` sessions, and memory."""
     p50, p90, p99 = np.percentile(times, [50, 90, 99]).tolist()
     return {
         "per_request_p50_ms": p50,
         "per_request_p90_ms": p90,
         "per_request_p99_ms": p99,
         "per_request_mean_ms": statistics.fmean(times),
-        "batch_ms_per_100": batch_s * 1e3 * SESSIONS_PER_CALL / len(sequences),
+        "batch_ms_per_100": batch_s * 1e3 * SESSIONS_PER_CALL / n_sessions,
         "peak_rss_mb": _peak_rss_mb(),
-        "rss_before_model_mb": baseline_mb,
+        "rss_before_model_mb": before_mb,
     }
 
 

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import json
 import os
-import statistics
 import subprocess
 import sys
 import time
@@ -47,6 +46,7 @@ from eodrec.latency import (
     _peak_rss_mb,
     request_indices,
     same_topk,
+    timing_record,
 )
 from eodrec.metrics import rank_of_target
 from eodrec.ranks import load_ranks
@@ -272,16 +272,7 @@ def measure_baseline(cell: BaselineCell) -> dict:
         request_values=np.stack(request_values),
         request_ids=np.stack(request_ids),
     )
-    p50, p90, p99 = np.percentile(times, [50, 90, 99]).tolist()
-    return {
-        "per_request_p50_ms": p50,
-        "per_request_p90_ms": p90,
-        "per_request_p99_ms": p99,
-        "per_request_mean_ms": statistics.fmean(times),
-        "batch_ms_per_100": batch_s * 1e3 * SESSIONS_PER_CALL / len(sequences),
-        "peak_rss_mb": _peak_rss_mb(),
-        "rss_before_model_mb": before_mb,
-    }
+    return timing_record(times, batch_s, len(sequences), before_mb)
 
 
 if __name__ == "__main__":
