@@ -183,6 +183,6 @@ def test_page_05_shows_the_baseline_rows_and_the_verdict():
     assert verdict == {"Student": True, "V-SKNN": True, "SR": False}  # Student: 4x, goal 1.5x
     assert speed.loc[speed["model"] == "V-SKNN", "runtime"].unique().tolist() == ["numpy"]
     table = table5_latency.latency_table(bench).set_index("model")
-    assert table.loc["SR", "state (MB)"] == 1.0 and table.loc["SR", "fit (s)"] == 0.5
-    assert math.isnan(table.loc["Student", "state (MB)"].iloc[0])
+    assert table.loc["SR", table5_latency.SIZE] == 1.0 and "fit (s)" not in table
+    assert math.isnan(table.loc["Student", table5_latency.SIZE].iloc[0])  # no bundle: eager
     assert set(table5_latency.table5([bench])["runtime"]) == {"eager", "executorch"}

@@ -20,7 +20,7 @@ from plotly.subplots import make_subplots
 from eodrec.book.tables.compare import dataset_name
 from eodrec.book.tables.fig4_sensitivity import sensitivity
 from eodrec.book.tables.fig6_code_usage import code_usage_table
-from eodrec.book.tables.table5_latency import latency_table
+from eodrec.book.tables.table5_latency import SIZE, latency_table
 
 EMPTY = "no stored results for this profile"
 RUN_FIELDS = ["run", "profile", "wall time", "machine"]
@@ -170,7 +170,7 @@ def latency_bars(benches: Sequence[dict]) -> go.Figure:
             profile=profile,
             wall=f"{wall} (benchmark)",
             machine=machine,
-            bundle=lambda t: t["bundle (MB)"].map(lambda v: _number(v, " MB")),
+            bundle=lambda t: t[SIZE].map(lambda v: _number(v, " MB")),
         )
         for runtime, bars in table.groupby("runtime", sort=False):
             ms = bars["p50 ms / request"]

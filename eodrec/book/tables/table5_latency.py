@@ -62,21 +62,21 @@ def table5_wide(cells: pd.DataFrame) -> pd.DataFrame:
     return in_paper_order(wide, "model", TABLE5_MODELS)
 
 
+# A model's bundle, or a simple baseline's item state: one column, so the table fits the page.
+SIZE = "bundle or state (MB)"
+
+
 def latency_table(bench: dict) -> pd.DataFrame:
     """One row per (model, runtime) of a latency benchmark: per-request percentiles (batch 1,
     each session at its bucket), milliseconds per 100 sessions, the peak memory of the process,
     the bundle's size, and how many test sessions got eager PyTorch's top-20 from it. A simple
-    baseline (runtime ``numpy``) has no bundle: its item state's size and its fit time come
-    after, and its top-20s are checked against its own batch ranking."""
-    baselines = any("state_bytes" in r for r in bench["rows"])
+    baseline (runtime ``numpy``) has no bundle: the size column holds its item state's (its fit
+    time stays in the JSON), and its top-20s are checked against its own batch ranking."""
     rows = []
     for r in bench["rows"]:
         checked = r.get("topk_sessions")
         state = r.get("state_bytes")
-        simple = {
-            "state (MB)": math.nan if state is None else state / 1e6,
-            "fit (s)": r.get("fit_time_s", math.nan),
-        }
+        size = r["bundle_bytes"] if r["bundle_bytes"] else state
         rows.append(
             {
                 "model": r["model"],
@@ -87,8 +87,7 @@ def latency_table(bench: dict) -> pd.DataFrame:
                 },
                 "ms / 100 sessions": batch_ms(r),
                 "peak memory (MB)": r["peak_rss_mb"],
-                "bundle (MB)": r["bundle_bytes"] / 1e6 if r["bundle_bytes"] else math.nan,
-                **(simple if baselines else {}),
+                SIZE: size / 1e6 if size is not None else math.nan,
                 "top-20 as eager": f"{r['topk_equal']:,} / {checked:,}" if checked else "reference",
                 "weights": r["weights"].split(" (")[0],
             }
