@@ -109,9 +109,9 @@ def recipe_ablation(results: list[dict]) -> pd.DataFrame:
         pd.DataFrame(recipe, columns=paper.columns.drop("profile")).assign(mode="distill-codes")
     )
     frame = pd.concat(rows, ignore_index=True)
+    full = frame[frame["variant"] == frame["mode"].map(FULL)].set_index(["dataset", "mode"])
+    keys = pd.MultiIndex.from_frame(frame[["dataset", "mode"]])
     for metric in FIG3_METRICS:
-        full = frame[frame["variant"] == frame["mode"].map(FULL)].set_index(["dataset", "mode"])
-        keys = pd.MultiIndex.from_frame(frame[["dataset", "mode"]])
         frame[f"Δ{metric} vs full"] = frame[metric] - full[metric].reindex(keys).to_numpy()
     columns = [
         "dataset",
