@@ -3,8 +3,11 @@ import math
 from eodrec.book.tables.repeat_explore import (
     BASELINE_NAMES,
     BASELINE_RUNS,
+    RECIPE_LABEL,
     method_label,
     repeat_explore_table,
+    repeat_finding,
+    split_table,
 )
 from eodrec.heuristics.config import METHODS
 
@@ -48,3 +51,47 @@ def test_rows_are_percent_sorted_by_p10_and_old_results_have_no_split():
     assert (recency["P@10"], recency["repeat P@10"], recency["repeat share"]) == (42.0, 91.0, 40.0)
     assert math.isnan(table.iloc[1]["explore P@10"])
     assert table.iloc[0]["dataset"] == "RetailRocket"
+
+
+def _student(model, recipe, p10, split=None):
+    result = _result("student", model, p10, split, dataset="Tmall")
+    result["config"] = {"student": {"recipe": recipe, "variant": "full"}}
+    return result
+
+
+def test_the_recipe_student_has_its_own_label():
+    assert method_label(_student("student+repeat", "distill-codes", 0.4)) == (
+        f"{RECIPE_LABEL} + repeat"
+    )
+    assert method_label(_student("student", "paper", 0.4)) == "Student"
+
+
+def test_the_finding_sets_recency_against_table_3_and_names_the_repeat_rows():
+    frame = split_table(
+        [
+            _result("teacher", "teacher", 0.26, split=(0.50, 0.07), dataset="Tmall"),
+            _result("odrec", "odrec", 0.20, dataset="Tmall"),
+            _result("baseline", "recency", 0.42, split=(0.91, 0.004), dataset="Tmall"),
+            _result("teacher", "teacher+repeat", 0.43, dataset="Tmall"),
+            _student("student+repeat", "distill-codes", 0.41),
+            _result("baseline", "recency", 0.38),  # RetailRocket: no teacher, left out
+        ]
+    )
+    text = repeat_finding(frame)
+    assert "RetailRocket" not in text and text.count("<p>") == 1
+    assert "<strong>Tmall</strong>: 40.0% of test targets" in text
+    assert "reaches 42.00 P@10, above the best model of Table 3 (Teacher, 26.00)" in text
+    assert "50.0% on repeat targets and 7.0% on new ones" in text
+    assert "the teacher's 43.00 and this project's student's 41.00" in text
+
+
+def test_the_finding_says_below_when_a_model_beats_recency():
+    frame = split_table(
+        [
+            _result("teacher", "teacher", 0.45),
+            _result("baseline", "recency", 0.38),
+        ]
+    )
+    text = repeat_finding(frame)
+    assert "below the best model of Table 3 (Teacher, 45.00)." in text
+    assert "of test targets" not in text  # no split stored: no share stated

@@ -41,6 +41,16 @@ def test_the_admonition_class_follows_the_verdict(verdict):
     assert len(set(verdicts.ADMONITION.values())) == len(claims.VERDICTS)
 
 
+def test_the_intro_s_line_gives_claim_verdict_ours_and_a_link_escaped():
+    line = verdicts.PageVerdict("not reproduced", "a <b> claim.", "ours 2.5 & 3.0", "x").claim_line(
+        "10_audit"
+    )
+    assert line == (
+        "<ul><li>A &lt;b&gt; claim: <strong>not reproduced</strong>. Ours 2.5 &amp; 3.0. "
+        '(<a href="notebooks/10_audit.html">10_audit</a>)</li></ul>'
+    )
+
+
 PAGE_EVIDENCE = {  # what each page passes, by the keys of claim_results' evidence
     "03_main_results": lambda e: verdicts.main_results(
         e["teachers"], e["baselines"], e["students"]

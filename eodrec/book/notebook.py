@@ -196,3 +196,13 @@ def show_markdown(*texts: str) -> None:
     for text in texts:
         if text:
             display(Markdown(text))
+
+
+def show_verdict(verdict, page: str, *notes: str) -> None:
+    """Display a page's verdict admonition and its ``notes``, and glue the verdict's one line as
+    ``claim_line`` for the intro (``page``: this page's name, e.g. ``10_audit``)."""
+    from IPython.display import HTML
+    from myst_nb import glue
+
+    show_markdown(verdict.markdown(), *notes)
+    glue("claim_line", HTML(verdict.claim_line(page)), display=False)

@@ -158,6 +158,7 @@ def claim_results(page: Page) -> tuple[dict[str, list[dict]], list[str]]:
     """Every stored result the claims of :mod:`eodrec.book.tables.claims` read, by evidence
     key, and the command for each missing one: the same runs the pages behind the claims show
     (so ``smoke`` trains only what those pages would)."""
+    from eodrec.book.tables.repeat_explore import FINDING_RUNS
     from eodrec.models.student import ABLATIONS
 
     runs = {
@@ -170,6 +171,7 @@ def claim_results(page: Page) -> tuple[dict[str, list[dict]], list[str]]:
             for b in ("narm", "srgnn")
             for experiment in ("teacher", "student")
         ],
+        "repeats": FINDING_RUNS,  # the intro's finding beyond the paper, with Table 3's models
     }
     evidence, missing = {}, []
     for key, experiments in runs.items():

@@ -8,18 +8,35 @@ before per-session ranks existed have no split; their cells are empty.
 
 from __future__ import annotations
 
+import html
+
 import pandas as pd
 
 from eodrec.book.tables.compare import dataset_name
 from eodrec.book.tables.student_runs import is_paper_student
-from eodrec.book.tables.table3_methods import METHOD_NAMES
+from eodrec.book.tables.table3_methods import METHOD_NAMES, TABLE3_METHODS
 from eodrec.heuristics.config import METHODS, NAMES
+from eodrec.models.student import CHOSEN_RECIPE
 
 BASELINE_NAMES = NAMES  # the library's: ``eodrec bench latency --models`` takes them too
 REPEAT = "+repeat"
 COLUMNS = ["P@10", "NDCG@10", "repeat P@10", "explore P@10", "repeat share"]
 # The runs a page gathers for the baseline rows (``gather_results``).
 BASELINE_RUNS = [("baseline", [f"method={method}"]) for method in METHODS]
+RECIPE_LABEL = "Student (this project's recipe)"
+# The rows with the repeat mechanism the intro's finding names, and how it names them.
+REPEATED = {
+    "Teacher + repeat": "the teacher's",
+    f"{RECIPE_LABEL} + repeat": "this project's student's",
+}
+# The runs the intro's finding adds to Table 3's: the simple baselines, and the teacher and this
+# project's chosen student recipe with the repeat mechanism (and the recipe without it).
+FINDING_RUNS = [
+    *BASELINE_RUNS,
+    ("teacher", ["repeat=true"]),
+    ("student", list(CHOSEN_RECIPE)),
+    ("student", [*CHOSEN_RECIPE, "repeat=true"]),
+]
 
 
 def method_label(result: dict) -> str:
@@ -28,16 +45,61 @@ def method_label(result: dict) -> str:
     if result["experiment"] == "baseline":
         return BASELINE_NAMES[model]
     base = model.removesuffix(REPEAT)
-    return METHOD_NAMES[base] + (" + repeat" if model.endswith(REPEAT) else "")
+    recipe = (result["config"].get("student") or {}).get("recipe", "paper") != "paper"
+    name = RECIPE_LABEL if recipe else METHOD_NAMES[base]
+    return name + (" + repeat" if model.endswith(REPEAT) else "")
 
 
 def repeat_explore_table(results: list[dict]) -> pd.DataFrame:
     """One row per (method, dataset), in percent: overall P@10 and NDCG@10, P@10 on repeat and on
     explore test sessions, and the repeat share; sorted by dataset, then overall P@10. Only the
     paper-mode student stands for "Student"."""
-    rows = [_row(r) for r in results if r["config"].get("student") is None or is_paper_student(r)]
-    frame = pd.DataFrame(rows, columns=["method", "dataset", *COLUMNS])
+    return split_table(
+        [r for r in results if r["config"].get("student") is None or is_paper_student(r)]
+    )
+
+
+def split_table(results: list[dict]) -> pd.DataFrame:
+    """:func:`repeat_explore_table` of every result given, any student included."""
+    frame = pd.DataFrame([_row(r) for r in results], columns=["method", "dataset", *COLUMNS])
     return frame.sort_values(["dataset", "P@10"], ascending=[True, False]).reset_index(drop=True)
+
+
+def repeat_finding(frame: pd.DataFrame) -> str:
+    """Per dataset, a few sentences as HTML paragraphs (pasted into the intro, which takes HTML
+    from another page) read off :func:`split_table`'s ``frame`` (every
+    model of Table 3 and of :data:`FINDING_RUNS`): the share of repeat targets, the session
+    recency heuristic against the best model of Table 3, where the teacher's hits come from, and
+    what the repeat mechanism gives the teacher and this project's student. A dataset without
+    session recency or a teacher is left out."""
+    sentences = []
+    for dataset, rows in frame.groupby("dataset", sort=True):
+        p10 = rows.drop_duplicates("method").set_index("method")["P@10"]
+        if BASELINE_NAMES["recency"] not in p10 or "Teacher" not in p10:
+            continue
+        table3 = p10[p10.index.isin(TABLE3_METHODS)]
+        teacher = rows[rows["method"] == "Teacher"].iloc[0]
+        best, recency = table3.idxmax(), p10[BASELINE_NAMES["recency"]]
+        share = rows["repeat share"].dropna()
+        text = f"<strong>{html.escape(dataset)}</strong>: "
+        if not share.empty:
+            text += f"{share.iloc[0]:.1f}% of test targets already occur in their session. "
+        text += (
+            f"Session recency, which keeps no item state, reaches {recency:.2f} P@10, "
+            f"{'above' if recency > table3[best] else 'below'} the best model of Table 3 "
+            f"({best}, {table3[best]:.2f})"
+        )
+        if not pd.isna(teacher["explore P@10"]):
+            text += (
+                f"; the teacher's P@10 is {teacher['repeat P@10']:.1f}% on repeat targets and "
+                f"{teacher['explore P@10']:.1f}% on new ones"
+            )
+        text += "."
+        repeated = [f"{who} {p10[m]:.2f}" for m, who in REPEATED.items() if m in p10]
+        if repeated:
+            text += " With the repeat mechanism P@10 is " + " and ".join(repeated) + "."
+        sentences.append(text)
+    return "".join(f"<p>{s}</p>" for s in sentences)
 
 
 def _row(result: dict) -> dict:

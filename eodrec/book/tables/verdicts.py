@@ -10,6 +10,7 @@ profile's toy data a page says so and tests nothing.
 
 from __future__ import annotations
 
+import html
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -56,6 +57,17 @@ class PageVerdict:
         return (
             f"```{{admonition}} Verdict: {self.verdict}\n"
             f":class: {ADMONITION[self.verdict]} {CLASS}\n\n{body}\n```\n"
+        )
+
+    def claim_line(self, page: str, pages: str = "notebooks/") -> str:
+        """The verdict as one HTML list of one line, pasted into the intro's list of the paper's
+        claims about its student: the claim, the verdict, what we got, a link to ``page``
+        (``pages`` is the path from the intro to the pages)."""
+        claim = html.escape(_sentence(self.paper))[:-1]
+        link = f'<a href="{pages}{page}.html">{page}</a>'
+        return (
+            f"<ul><li>{claim}: <strong>{self.verdict}</strong>. "
+            f"{html.escape(_sentence(self.ours))} ({link})</li></ul>"
         )
 
 
