@@ -12,11 +12,13 @@ process on one thread loads it and times it as :func:`eodrec.latency.measure` ti
   milliseconds per 100 sessions;
 * its peak resident memory.
 
-There is no bundle and no padding: the runtime is numpy (with torch's top-k), labelled
-:data:`BASELINE_RUNTIME`, and ``state_bytes`` stands where a bundle's bytes would. The parent
-checks every timed call's top-20 against the baseline's own batch ranking of the test set, up to
-the order of exactly tied scores (:func:`~eodrec.latency.same_topk` with no tolerance: the same
-code runs on both sides), and the refit's test ranks against the stored run's.
+There is no bundle and no padding: the runtime is numpy, labelled :data:`BASELINE_RUNTIME`,
+and ``state_bytes`` stands where a bundle's bytes would. A timed call answers as a device would,
+with :meth:`~eodrec.heuristics.base.Heuristic.top_k` (no |V|-wide row); the parent checks every
+timed call's top-20 against the baseline's own batch ranking of the test set from its full
+scores, up to the order of exactly tied scores (:func:`~eodrec.latency.same_topk` with no
+tolerance: both paths compute the same scores bit for bit), and the refit's test ranks against
+the stored run's.
 """
 
 from __future__ import annotations
@@ -105,10 +107,9 @@ def stored_baselines(
     return present, missing
 
 
-def top_k(method: Heuristic, sequences: list) -> tuple[torch.Tensor, torch.Tensor]:
-    """What a device returns: each session's top-20 (scores, item ids), best first. The
-    padding column scores -inf already (:meth:`Heuristic.scores`)."""
-    return method.scores(sequences).topk(min(TOP_K, method.n_items), dim=1)
+def top_k(method: Heuristic, sequences: list) -> tuple[np.ndarray, np.ndarray]:
+    """What a device returns: each session's top-20 (scores, item ids), best first."""
+    return method.top_k(sequences, min(TOP_K, method.n_items))
 
 
 @dataclass
@@ -257,8 +258,8 @@ def measure_baseline(cell: BaselineCell) -> dict:
         start = time.perf_counter()
         values, ids = top_k(method, [sequences[index]])
         times.append((time.perf_counter() - start) * 1e3)
-        request_values.append(values[0].numpy())
-        request_ids.append(ids[0].numpy())
+        request_values.append(values[0])
+        request_ids.append(ids[0])
     start = time.perf_counter()
     calls = [
         top_k(method, sequences[first : first + SESSIONS_PER_CALL])
@@ -267,8 +268,8 @@ def measure_baseline(cell: BaselineCell) -> dict:
     batch_s = time.perf_counter() - start
     np.savez(
         cell.outputs,
-        values=torch.cat([values for values, _ in calls]).numpy(),
-        ids=torch.cat([ids for _, ids in calls]).numpy(),
+        values=np.concatenate([values for values, _ in calls]),
+        ids=np.concatenate([ids for _, ids in calls]),
         request_values=np.stack(request_values),
         request_ids=np.stack(request_ids),
     )

@@ -6,7 +6,8 @@ import torch
 
 from eodrec.data import augment_prefixes
 from eodrec.data.splits import Examples
-from eodrec.heuristics.base import rank_examples, rank_then_fallback, sessions_of
+from eodrec.heuristics.base import Flat, Heuristic, Own, rank_examples, sessions_of
+from eodrec.heuristics.config import METHODS
 from eodrec.heuristics.methods import VSKNN, Popularity, Recency, SequentialRules, build_method
 from eodrec.metrics import rank_of_target
 
@@ -46,6 +47,15 @@ def test_an_empty_session_ranks_by_popularity(name):
     pop = Popularity().fit(SESSIONS, N_ITEMS)
     assert torch.equal(method.scores([[]]), pop.scores([[]]))
     assert torch.equal(method.scores([[], [1]])[0], pop.scores([[1]])[0])
+    # by occurrences, the ties (4 and 5, 6 and 7) to the lower id; 8, never seen, last
+    assert method.top_k([[], [1]], N_ITEMS)[1][0].tolist() == [3, 2, 1, 4, 5, 6, 7, 8]
+
+
+@pytest.mark.parametrize("name", ["sknn", "sr"])
+def test_a_session_of_an_item_never_seen_has_no_neighbours_or_rules_so_ranks_by_popularity(name):
+    method = build_method(name).fit(SESSIONS, N_ITEMS)
+    values, ids = method.top_k([[8], []], 5)
+    assert ids.tolist() == [[3, 2, 1, 4, 5]] * 2 and np.array_equal(values[0], values[1])
 
 
 def test_sequential_rules_weigh_each_pair_by_one_over_its_gap():
@@ -101,11 +111,53 @@ def test_sknn_compares_only_the_most_recent_sample_size_candidates():
     assert recent.state_bytes == 4 * ((len(NEIGHBOURHOOD) + 1) + 2 * 11 + (N_ITEMS + 2))
 
 
+class Tiny(Heuristic):
+    """Every session scores item 1 at 1e-12 and item 2 at 2e-12, nothing else."""
+
+    def _own_scores(self, batch: Flat) -> Own:
+        n = batch.lengths.size
+        return np.repeat(np.arange(n), 2), np.tile([1, 2], n), np.tile([1e-12, 2e-12], n)
+
+
 def test_own_scores_come_before_popularity_however_close_they_are():
-    primary = np.array([[0.0, 1e-12, 2e-12, 0.0, 0.0]])
-    fallback = np.array([-np.inf, 0.1, 0.2, 0.9, 0.9])
-    scores = rank_then_fallback(primary, fallback)[0]
+    tiny = Tiny().fit([[3, 4]] * 9 + [[1, 2]], 4)
+    scores = tiny.scores([[3]])[0]
     assert scores[2] > scores[1] > scores[3] == scores[4]
+    values, ids = tiny.top_k([[3]], 4)
+    assert ids.tolist() == [[2, 1, 3, 4]]  # 3 and 4 tie: the lower id first
+    assert values[0].tolist() == scores[ids[0]].tolist()
+
+
+# Small settings, so that neighbours are cut at k and at the sample, and rules at the gap.
+SMALL = {"pop": {}, "recency": {}, "sknn": {"k": 3, "sample_size": 6}, "sr": {"steps": 2}}
+
+
+def ranking_head(method: Heuristic, sessions: list, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """The first ``k`` of the full ranking (exact ties to the lower id) and their scores."""
+    scores = method.scores(sessions).numpy()
+    ids = np.argsort(-scores, axis=1, kind="stable")[:, :k]
+    return np.take_along_axis(scores, ids, axis=1), ids
+
+
+@pytest.mark.parametrize("name", METHODS)
+@pytest.mark.parametrize("seed", range(3))
+def test_the_fast_top_k_is_the_head_of_the_full_ranking_ties_included(name, seed):
+    # 20 items in 60 short training sessions: many exact ties, in the method's scores and in
+    # popularity; items 21..30 are never seen (no neighbours, no rules); empty sessions too
+    rng = np.random.default_rng(seed)
+    train = [rng.integers(1, 21, rng.integers(2, 6)).tolist() for _ in range(60)]
+    method = build_method(name, **SMALL[name]).fit(train, 30)
+    sessions = [rng.integers(1, 31, rng.integers(0, 5)).tolist() for _ in range(40)]
+    sessions += [[], [25, 30], [21], [3, 25]]
+    tied_at_the_cut = 0
+    for k in (1, 5, 12, 30):
+        values, ids = method.top_k(sessions, k)
+        expected_values, expected_ids = ranking_head(method, sessions, k)
+        assert np.array_equal(ids, expected_ids) and np.array_equal(values, expected_values)
+        next_values = ranking_head(method, sessions, k + 1)[0][:, -1]
+        tied_at_the_cut += int((values[:, -1] == next_values).sum())
+    assert tied_at_the_cut  # the ties the order must break, there to break
+    assert method.top_k([], 5)[1].shape == (0, 5)
 
 
 def test_whole_sessions_come_back_from_their_prefix_examples():

@@ -1,8 +1,10 @@
 """What every heuristic shares: ragged batches as flat numpy arrays, and one way to turn a
-method's own scores into a full ranking with popularity behind it.
+method's own sparse scores into a ranking with popularity behind it, two ways read.
 
-Scores come out as ``(B, n_items + 1)`` like a neural model's, so
-:func:`~eodrec.metrics.rank_of_target` ranks them with the same pessimistic ties.
+:meth:`Heuristic.scores` writes every item's score, ``(B, n_items + 1)`` like a neural model's,
+so :func:`~eodrec.metrics.rank_of_target` ranks them with the same pessimistic ties.
+:meth:`Heuristic.top_k` answers a request: the head of that ranking with the same scores,
+from the items the method scores and the popular list, never a row of every item's score.
 """
 
 from __future__ import annotations
@@ -70,30 +72,38 @@ def gather(indptr: np.ndarray, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray
     return owner, starts[owner] + offsets_within(counts)
 
 
-def dense(shape: tuple[int, int], rows: np.ndarray, cols: np.ndarray, weights) -> np.ndarray:
-    """The (B, C) float64 matrix of summed ``weights`` at (``rows``, ``cols``)."""
-    flat = np.bincount(rows * shape[1] + cols, weights=weights, minlength=shape[0] * shape[1])
-    return flat.reshape(shape)
+# A method's own scores, sparse: (rows, items, scores), each (row, item) once; an item absent
+# from a row has no score of the method's there.
+Own = tuple[np.ndarray, np.ndarray, np.ndarray]
+NO_SCORES: Own = (np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0))
 
 
-def rank_then_fallback(primary: np.ndarray, fallback: np.ndarray) -> torch.Tensor:
-    """Order each row by ``primary`` (0 = no opinion), then its exact ties by ``fallback``.
+def summed(rows: np.ndarray, items: np.ndarray, weights: np.ndarray, width: int) -> Own:
+    """Each (row, item) once with its ``weights`` summed in the order given (V-SKNN: the
+    neighbours holding an item), the same float sums as a bincount over a (B, ``width``) table
+    would give, without the table."""
+    pairs, which = np.unique(rows * width + items, return_inverse=True)
+    return pairs // width, pairs % width, np.bincount(which, weights=weights)
 
-    ``primary`` (B, n_items + 1, non-negative) is replaced, in place, by its dense rank among
-    the row's scored items (1 = lowest), to which ``fallback`` in [0, 1) is added: order by
-    the method first, popularity second, exactly, whatever the scale of the method's scores.
-    """
-    rows, cols = np.nonzero(primary)
-    if rows.size:
-        values = primary[rows, cols]
-        order = np.lexsort((values, rows))
-        rows, cols, values = rows[order], cols[order], values[order]
-        new_row = np.r_[True, rows[1:] != rows[:-1]]
-        level = np.cumsum(new_row | np.r_[True, values[1:] != values[:-1]])
-        row_start = np.maximum.accumulate(np.where(new_row, np.arange(rows.size), 0))
-        primary[rows, cols] = level - level[row_start] + 1
-    primary += fallback
-    return torch.from_numpy(primary)
+
+def levels(own: Own) -> Own:
+    """The scores replaced by their dense rank within the row (1 = lowest), entries sorted by
+    row, then score: the method's order, whatever the scale of its scores."""
+    rows, items, values = own
+    if not rows.size:
+        return NO_SCORES
+    order = np.lexsort((values, rows))
+    rows, items, values = rows[order], items[order], values[order]
+    new_row = np.r_[True, rows[1:] != rows[:-1]]
+    level = np.cumsum(new_row | np.r_[True, values[1:] != values[:-1]])
+    row_start = np.maximum.accumulate(np.where(new_row, np.arange(rows.size), 0))
+    return rows, items, (level - level[row_start] + 1).astype(np.float64)
+
+
+def popularity_order(fallback: np.ndarray) -> np.ndarray:
+    """Every item, most popular first, exact ties to the lower id; no padding."""
+    order = np.lexsort((np.arange(fallback.size), -fallback))
+    return order[order != PADDING_ID]
 
 
 class Heuristic:
@@ -112,15 +122,63 @@ class Heuristic:
         counts = np.bincount(flat.items, minlength=n_items + 1).astype(np.float64)
         self.fallback = counts / (counts.max() + 1.0)  # in [0, 1): below any own score
         self.fallback[PADDING_ID] = -np.inf
+        self.popular = popularity_order(self.fallback)
         self._fit(flat)
         return self
 
     def scores(self, sequences: Sequence[Sequence[int]]) -> torch.Tensor:
-        """(B, n_items + 1) float64 scores, higher is better; column 0 (padding) is -inf."""
-        primary = np.zeros((len(sequences), self.n_items + 1))
-        if len(sequences):
-            self._score(Flat.of(sequences), primary)
-        return rank_then_fallback(primary, self.fallback)
+        """(B, n_items + 1) float64 scores, higher is better; column 0 (padding) is -inf. An
+        item the method scores gets its score's level (:func:`levels`) on top of its popularity
+        in [0, 1): the method first, popularity second, exactly."""
+        table = np.tile(self.fallback, (len(sequences), 1))
+        rows, items, level = self._levels(sequences)
+        table[rows, items] += level
+        return torch.from_numpy(table)
+
+    def top_k(self, sequences: Sequence[Sequence[int]], k: int) -> tuple[np.ndarray, np.ndarray]:
+        """(B, k) scores and item ids, best first, exact ties to the lower id: the first ``k``
+        of :meth:`scores`' ranking, same scores, for ``k <= n_items``, as a device answers.
+
+        A scored item's score is its level plus a popularity below 1, so a higher level always
+        wins and only the ties at a row's k-th best level compete on popularity: those levels
+        alone are sorted. An unscored item (below 1) only fills a row with fewer than k."""
+        n = len(sequences)
+        rows, items, level = self._levels(sequences)
+        counts = np.bincount(rows, minlength=n)
+        full = counts >= k
+        kth = np.zeros(n)  # each full row's k-th best level; ties at it compete on popularity
+        kth[full] = level[np.cumsum(counts)[full] - k]
+        keep = level >= kth[rows]
+        rows, items = rows[keep], items[keep]
+        score = level[keep] + self.fallback[items]
+        order = np.lexsort((items, -score, rows))
+        rows, items, score = rows[order], items[order], score[order]
+        place = rank_in_group(rows)
+        values, ids = np.empty((n, k)), np.empty((n, k), dtype=np.int64)
+        best = place < k
+        values[rows[best], place[best]] = score[best]
+        ids[rows[best], place[best]] = items[best]
+        fill_rows, fill_items = self._fill(np.flatnonzero(~full), rows, items, k)
+        fill_place = counts[fill_rows] + rank_in_group(fill_rows)
+        fits = fill_place < k
+        values[fill_rows[fits], fill_place[fits]] = self.fallback[fill_items[fits]]
+        ids[fill_rows[fits], fill_place[fits]] = fill_items[fits]
+        return values, ids
+
+    def _fill(
+        self, short: np.ndarray, rows: np.ndarray, items: np.ndarray, k: int
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """For each of the ``short`` rows (sorted), the ``k`` most popular items less those
+        it scores (``rows``, ``items``), most popular first: enough to fill it to ``k``."""
+        fill_rows = np.repeat(short, k)
+        fill_items = np.tile(self.popular[:k], short.size)
+        width = self.n_items + 1
+        free = ~np.isin(fill_rows * width + fill_items, rows * width + items)
+        return fill_rows[free], fill_items[free]
+
+    def _levels(self, sequences: Sequence[Sequence[int]]) -> Own:
+        """The method's own scores of ``sequences`` as :func:`levels`."""
+        return levels(self._own_scores(Flat.of(sequences)) if len(sequences) else NO_SCORES)
 
     def state_arrays(self) -> dict[str, np.ndarray]:
         """The item state a device must hold beyond the popular items' list."""
@@ -140,13 +198,15 @@ class Heuristic:
         for name, array in state.items():
             setattr(self, name, np.asarray(array))
         self.n_items = self.fallback.size - 1
+        self.popular = popularity_order(self.fallback)
         return self
 
     def _fit(self, sessions: Flat) -> None:
         """Build the method's own index from the flattened training sessions."""
 
-    def _score(self, batch: Flat, primary: np.ndarray) -> None:
-        """Write the method's own non-negative scores (0 = none) into ``primary``."""
+    def _own_scores(self, batch: Flat) -> Own:
+        """The method's own scores of ``batch``: (row, item) pairs it has an opinion on."""
+        return NO_SCORES
 
 
 def rank_examples(method: Heuristic, examples: Examples, batch_size: int = 256) -> torch.Tensor:

@@ -14,10 +14,11 @@ from eodrec.heuristics.base import (
     INDEX,
     Flat,
     Heuristic,
+    Own,
     compressed_rows,
-    dense,
     gather,
     rank_in_group,
+    summed,
 )
 
 
@@ -33,9 +34,9 @@ class Recency(Heuristic):
 
     name = "recency"
 
-    def _score(self, batch: Flat, primary: np.ndarray) -> None:
+    def _own_scores(self, batch: Flat) -> Own:
         seen = batch.last_occurrences()
-        primary[seen.rows, seen.items] = seen.positions
+        return seen.rows, seen.items, seen.positions
 
 
 class SequentialRules(Heuristic):
@@ -59,11 +60,11 @@ class SequentialRules(Heuristic):
         self.rule_targets = (rules % width).astype(INDEX)
         self.rule_weights = np.bincount(which, weights=np.concatenate(weights))
 
-    def _score(self, batch: Flat, primary: np.ndarray) -> None:
+    def _own_scores(self, batch: Flat) -> Own:
         nonempty = np.flatnonzero(batch.lengths)
         last = batch.items[np.cumsum(batch.lengths)[nonempty] - 1]
         owner, entry = gather(self.rule_ptr, last)
-        primary[nonempty[owner], self.rule_targets[entry]] = self.rule_weights[entry]
+        return nonempty[owner], self.rule_targets[entry], self.rule_weights[entry]
 
     def state_arrays(self) -> dict[str, np.ndarray]:
         return {
@@ -104,10 +105,11 @@ class VSKNN(Heuristic):
         """Training sessions in the index (one more entry in ``session_ptr``)."""
         return self.session_ptr.size - 1
 
-    def _score(self, batch: Flat, primary: np.ndarray) -> None:
+    def _own_scores(self, batch: Flat) -> Own:
         row, session, similarity = self._neighbours(batch)
         owner, entry = gather(self.session_ptr, session)
-        primary += dense(primary.shape, row[owner], self.session_items[entry], similarity[owner])
+        width = self.n_items + 1
+        return summed(row[owner], self.session_items[entry], similarity[owner], width)
 
     def _neighbours(self, batch: Flat) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Per sequence, its up to ``k`` neighbours (row, session, similarity)."""
