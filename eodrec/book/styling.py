@@ -14,8 +14,8 @@ import pandas as pd
 
 # The metrics every accuracy claim is read on: they come first wherever a table has them.
 KEY_METRICS = ("P@10", "NDCG@10")
-# How far ours may be from the paper's, relative to the paper's, before a cell is highlighted
-# (the 10% the claims call "a little loss", eodrec.book.tables.claims.LITTLE_LOSS).
+# How far ours may be from the paper's, relative to the paper's, before a cell is highlighted;
+# the claims' "little loss" (eodrec.book.tables.claims.LITTLE_LOSS) is this same tolerance.
 RELATIVE_TOLERANCE = 0.10
 RELATIVE = "Δ %"  # the header of a relative difference from the paper, in percent
 OUTSIDE_TOLERANCE = "background-color: #f8d7da"

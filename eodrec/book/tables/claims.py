@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
+from eodrec.book.styling import RELATIVE_TOLERANCE
 from eodrec.book.tables import (
     fig3_ablation,
     fig4_sensitivity,
@@ -32,7 +33,9 @@ from eodrec.config import BUDGETS
 VERDICTS = ("reproduced", "partly reproduced", "not reproduced", "not tested")
 
 # The tolerances of the rules, in one place.
-LITTLE_LOSS = 0.10  # a relative P@10 loss up to this counts as "little" (or as a near miss)
+# A relative P@10 loss up to this counts as "little" (or as a near miss): the tolerance beyond
+# which the book's tables highlight a cell against the paper's, so that the two always agree.
+LITTLE_LOSS = RELATIVE_TOLERANCE
 CR_TOLERANCE = 1.0  # Eq. 13's CR against the paper's printed one, which is rounded
 KD_GAIN_TOLERANCE = 5.0  # points around the paper's relative gain of distillation (%)
 SPEEDUP_SHARE = 0.5  # a speed-up counts in full from this share of the paper's ratio
