@@ -149,7 +149,10 @@ def test_ablation_rows_in_the_papers_order_in_percent():
     ]
     assert frame["P@10"].tolist() == pytest.approx([10, 11, 12, 13, 14, 15])
     assert frame["NDCG@10"].tolist() == pytest.approx([5.0] * 6)
+    assert frame["ΔP@10 vs full"].tolist() == pytest.approx([0, 1, 2, 3, 4, 5])  # from Student
     assert set(frame["dataset"]) == {"Tmall"}
+    alone = fig3_ablation.ablation([student(variant="base")])  # no Student to differ from
+    assert alone["ΔNDCG@10 vs full"].isna().all()
 
 
 def test_ablation_names_retailrocket_as_the_paper_does():

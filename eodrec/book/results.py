@@ -98,6 +98,16 @@ def gather_results(
     return found, missing
 
 
+def page_floors(page: Page, split: str = "test"):
+    """The floors a page's figures mark (:func:`eodrec.book.tables.floors.floors`): a random
+    ranking on each of its datasets, and the most-popular baseline on ``split`` where it is
+    stored (with ``smoke``, trained on the spot); a missing one is left out, not asked for."""
+    from eodrec.book.tables.floors import floors, item_counts
+
+    popular, _ = stored_results("baseline", page, ["method=pop"])
+    return floors(item_counts(page.datasets, page.data_dir), popular, split)
+
+
 # The models the smoke page times on the spot: the paper's headline comparison, and the two
 # simple baselines issue 24 sets against the teacher.
 SMOKE_LATENCY_MODELS = ("Teacher", "OD-Rec", "Student (dense)", "Student", "V-SKNN", "SR")

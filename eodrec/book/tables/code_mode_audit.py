@@ -13,9 +13,8 @@ from eodrec.book.styling import key_first
 from eodrec.book.tables.compare import check_unique, dataset_name
 from eodrec.book.tables.fig3_ablation import FIG3_METRICS
 from eodrec.book.tables.student_runs import code_mode_switches, student_scorings
-from eodrec.book.tables.table3_methods import TABLE3_METRICS
+from eodrec.book.tables.table3_methods import TABLE3_METRICS, printed
 from eodrec.models.student import CODE_MODE
-from eodrec.paper import load_target
 
 
 def audit(results: list[dict], metrics: Sequence[str] = tuple(FIG3_METRICS)) -> pd.DataFrame:
@@ -44,11 +43,10 @@ def audit(results: list[dict], metrics: Sequence[str] = tuple(FIG3_METRICS)) -> 
 def against_paper(results: list[dict], metrics: Sequence[str] = tuple(TABLE3_METRICS)):
     """The paper's printed Student row (Table 3) of each dataset, then each full student in
     ``results`` (paper mode, a switch, the preset) scored every way it was, metrics in percent."""
-    printed = load_target("table3")
-    printed = printed[printed["method"] == "Student"].set_index("dataset")
+    student = printed("Student")
     rows = []
     for dataset in sorted({dataset_name(r) for r in results}):
-        paper = printed.loc[dataset] if dataset in printed.index else None
+        paper = student.loc[dataset] if dataset in student.index else None
         rows.append(
             {
                 "dataset": dataset,

@@ -14,11 +14,12 @@ from eodrec.book.tables.compare import (
     relative_gain,
     text_findings,
 )
-from eodrec.book.tables.frontier import first_seed, is_recipe, recipe_knobs
+from eodrec.book.tables.frontier import RECIPE, first_seed, is_recipe, recipe_knobs
 from eodrec.book.tables.student_runs import code_mode_switches
 from eodrec.models.student import ABLATIONS, VARIANT_LABELS
 
 FIG3_METRICS = ["P@10", "NDCG@10"]
+GAPS = [f"Δ{m} vs full" for m in FIG3_METRICS]
 # text_findings ids of the relative gains the paper states for Fig. 3 (Sec. 6.4).
 KD_GAIN_FINDINGS = {"fig3_kd_gain_p10": "P@10", "fig3_kd_gain_ndcg10": "NDCG@10"}
 
@@ -26,8 +27,9 @@ KD_GAIN_FINDINGS = {"fig3_kd_gain_p10": "P@10", "fig3_kd_gain_ndcg10": "NDCG@10"
 def ablation(results: list[dict]) -> pd.DataFrame:
     """Fig. 3: one row per dataset and variant (``VARIANT_LABELS``), P@10 and NDCG@10 in percent.
 
-    Rows are ordered as ``ABLATIONS`` (Student, Stu-base, Stu-w/o-m, ...); a result with a
-    code-mode switch set is not one of the paper's variants and is left out.
+    Rows are ordered as ``ABLATIONS`` (Student, Stu-base, Stu-w/o-m, ...), each with its
+    difference in points from the dataset's Student; a result with a code-mode switch set is not
+    one of the paper's variants and is left out.
     """
     order = list(ABLATIONS)
     rows = [
@@ -47,7 +49,17 @@ def ablation(results: list[dict]) -> pd.DataFrame:
     )
     check_unique(frame, ["dataset", "variant"])
     frame = frame.sort_values(["dataset", "_order"], kind="stable", ignore_index=True)
-    return frame.drop(columns="_order")
+    frame = _with_gaps(frame, ["dataset"], frame["variant"] == VARIANT_LABELS["full"])
+    return frame[["dataset", "variant", "profile", *FIG3_METRICS, *GAPS, "run"]]
+
+
+def _with_gaps(frame: pd.DataFrame, keys: list[str], full: pd.Series) -> pd.DataFrame:
+    """``frame`` with each metric's difference in points from the full model of its ``keys``
+    (the row ``full`` marks; NaN where there is none): what each part adds, read off a bar."""
+    aligned = frame[keys].join(frame[full].set_index(keys)[FIG3_METRICS], on=keys)
+    return frame.assign(
+        **{gap: frame[m] - aligned[m] for m, gap in zip(FIG3_METRICS, GAPS, strict=True)}
+    )
 
 
 def kd_gain(results: list[dict]) -> pd.DataFrame:
@@ -90,7 +102,7 @@ RECIPE_PARTS = {
     "student_init=fresh": "w/o the teacher's start",
     "code_learning=random-hash": "random codes, not k-means",
 }
-FULL = {"paper mode": VARIANT_LABELS["full"], "distill-codes": RECIPE_PARTS["defaults"]}
+PAPER_MODE = "paper mode"
 
 
 def recipe_ablation(results: list[dict]) -> pd.DataFrame:
@@ -99,25 +111,13 @@ def recipe_ablation(results: list[dict]) -> pd.DataFrame:
     paper's Student; the recipe with all its parts). Seed 0 only; the repeat mechanism apart."""
     plain = [r for r in first_seed(results) if not r["config"].get("repeat")]
     paper = ablation([r for r in plain if r["experiment"] == "student" and not is_recipe(r)])
-    rows = [paper.assign(mode="paper mode").drop(columns="profile")]
     recipe = [
         {"dataset": dataset_name(r), "variant": RECIPE_PARTS.get(recipe_knobs(r), recipe_knobs(r)),
          **{m: 100 * r["test_metrics"][m] for m in FIG3_METRICS}, "run": r["id"]}
         for r in filter(is_recipe, plain)
     ]  # fmt: skip
-    rows.append(
-        pd.DataFrame(recipe, columns=paper.columns.drop("profile")).assign(mode="distill-codes")
-    )
-    frame = pd.concat(rows, ignore_index=True)
-    full = frame[frame["variant"] == frame["mode"].map(FULL)].set_index(["dataset", "mode"])
-    keys = pd.MultiIndex.from_frame(frame[["dataset", "mode"]])
-    for metric in FIG3_METRICS:
-        frame[f"Δ{metric} vs full"] = frame[metric] - full[metric].reindex(keys).to_numpy()
-    columns = [
-        "dataset",
-        "mode",
-        "variant",
-        *FIG3_METRICS,
-        *[f"Δ{m} vs full" for m in FIG3_METRICS],
-    ]
-    return frame[[*columns, "run"]]
+    recipe = pd.DataFrame(recipe, columns=["dataset", "variant", *FIG3_METRICS, "run"])
+    recipe = _with_gaps(recipe, ["dataset"], recipe["variant"] == RECIPE_PARTS["defaults"])
+    modes = [paper.assign(mode=PAPER_MODE), recipe.assign(mode=RECIPE)]
+    frame = pd.concat(modes, ignore_index=True)
+    return frame[["dataset", "mode", "variant", *FIG3_METRICS, *GAPS, "run"]]

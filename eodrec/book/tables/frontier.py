@@ -299,11 +299,6 @@ def _chosen_row(of_dataset: pd.DataFrame, chosen: dict[str, dict], dataset: str)
     return of_dataset[of_dataset["run"] == run]
 
 
-def random_floor(n_items: dict[str, int], k: int = 10) -> dict[str, float]:
-    """P@k (%) of a random ranking per dataset (by its display name): k / |V|."""
-    return {dataset_name({"dataset": d}): 100 * k / n for d, n in n_items.items()}
-
-
 def _explore(result: dict) -> float | None:
     """Test P@10 (%) on the sessions whose target is new to them; None where not stored."""
     split = result.get("test_breakdown")

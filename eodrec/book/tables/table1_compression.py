@@ -52,6 +52,23 @@ def table4_compression_rates(n_items: dict[str, int], dims: dict[str, int]) -> p
     return cells.sort_values(["dataset", "M", "K"], kind="stable", ignore_index=True)
 
 
+def rate_curves(
+    n_items: dict[str, int],
+    dims: dict[str, int],
+    ms=range(1, 6),
+    ks=tuple(2**i for i in range(3, 11)),
+) -> pd.DataFrame:
+    """Eq. 13 over ``ks`` for each of ``ms`` on each dataset, with its bound N / M: how M and K
+    trade size for capacity."""
+    rate = compression.compression_rate
+    rows = [
+        {"dataset": d, "M": m, "K": k, "CR": rate(n_items[d], dims[d], m, k),
+         "bound": dims[d] / m, "items": n_items[d], "N": dims[d]}
+        for d in dims for m in ms for k in ks
+    ]  # fmt: skip
+    return pd.DataFrame(rows)
+
+
 def _table1_note(row, printed_size: int) -> str:
     """Why a Table 1 cell differs, found by trying the explanations that fit the numbers."""
     if row.quantity == "size_after_compression" and row.paper != row.ours:

@@ -57,3 +57,28 @@ def method_cells(results: list[dict], paper: pd.DataFrame, key: str) -> pd.DataF
     check_unique(ours, [key, "dataset"])
     cells = compare(ours.drop(columns="profile"), paper, [key, "dataset"], TABLE3_METRICS)
     return cells.merge(ours[[key, "dataset", "profile"]], on=[key, "dataset"], how="left")
+
+
+def printed(method: str) -> pd.DataFrame:
+    """The paper's Table 3 row of ``method`` per dataset (%), what a figure marks as the paper's
+    value; empty for a method the paper does not print."""
+    paper = load_target("table3")
+    return paper[paper["method"] == method].set_index("dataset")[TABLE3_METRICS]
+
+
+def validation_curves(results: list[dict], metric: str = "NDCG@10") -> pd.DataFrame:
+    """Validation ``metric`` (%) of each run after each of its epochs, ``selected`` marking the
+    epoch it kept; a run with no epochs of its own (a table quantized after training) has none."""
+    rows = [
+        {
+            "method": METHOD_NAMES[r["model"]],
+            "dataset": dataset_name(r),
+            "epoch": h["epoch"],
+            "value": 100 * h["valid"][metric],
+            "selected": h["epoch"] == r["selected_epoch"],
+            "run": r["id"],
+        }
+        for r in results
+        for h in r.get("history", [])
+    ]
+    return pd.DataFrame(rows, columns=["method", "dataset", "epoch", "value", "selected", "run"])
