@@ -128,7 +128,9 @@ def _add_training(commands) -> None:
         "--preset", help="a named bundle of settings, before --set: released-code (students)"
     )
     train.add_argument(
-        "--resume", action="store_true", help="continue an interrupted run from its last checkpoint"
+        "--resume",
+        action="store_true",
+        help="continue an interrupted run (with --rerun: an interrupted rerun) from its checkpoint",
     )
     train.add_argument(
         "--rerun", action="store_true", help="train again even if this config's result is stored"

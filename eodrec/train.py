@@ -78,7 +78,7 @@ class TrainingLoop:
         refuse_to_overwrite(directory, self.run_id, resume, rerun)
         loader = train_loader(splits, self.train)
         checkpoint = _Checkpointer(stage, loader, last, config_hash)
-        state = self._start(checkpoint, stage, loader, resume, rerun, best_path)
+        state = self._start(checkpoint, stage, loader, epochs, resume, rerun, best_path)
         started = time.perf_counter() - state["wall_time"]
         while loader.epoch < epochs and state["bad_epochs"] < self.train.patience:
             epoch = loader.epoch
@@ -116,8 +116,9 @@ class TrainingLoop:
             model, examples.sequences, examples.targets, self.train.eval_batch_size, self.device
         )
 
-    def _start(self, checkpoint, stage: Stage, loader, resume, rerun, best_path: Path) -> dict:
-        """A fresh loop state, or the checkpointed one when resuming."""
+    def _start(self, checkpoint, stage: Stage, loader, epochs, resume, rerun, best_path) -> dict:
+        """A fresh loop state, or the checkpointed one when resuming. With ``rerun`` too, only
+        an unfinished checkpoint is resumed (an interrupted rerun); a finished one starts over."""
         state = {
             "history": [],
             "best_score": -math.inf,
@@ -129,7 +130,11 @@ class TrainingLoop:
             "step": 0,
             "git_commits": [],
         }
-        if resume and not rerun and checkpoint.path.exists():
+        if (
+            resume
+            and checkpoint.path.exists()
+            and not (rerun and checkpoint.finished(epochs, self.train.patience))
+        ):
             state = checkpoint.restore()
             self._say(f"resuming {stage.name} at epoch {loader.epoch}, batch {loader.position}")
         elif rerun:
@@ -209,6 +214,11 @@ class _Checkpointer:
                 "state": state,
             },
         )
+
+    def finished(self, epochs: int, patience: int) -> bool:
+        """Whether the checkpointed loop had stopped: all epochs run, or stopped early."""
+        saved = load_checkpoint(self.path, self.config_hash)
+        return saved["loader"]["epoch"] >= epochs or saved["state"]["bad_epochs"] >= patience
 
     def restore(self) -> dict:
         saved = load_checkpoint(self.path, self.config_hash)

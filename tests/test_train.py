@@ -17,6 +17,7 @@ from eodrec.config import make_config
 from eodrec.experiment import Experiment
 from eodrec.runs import load_run
 from eodrec.store import ResultsStore, StoreError
+from eodrec.train import TrainingLoop
 
 SHORT = ["epochs=2", "checkpoint_every=10"]
 
@@ -128,6 +129,27 @@ def test_interrupted_run_needs_resume_or_rerun(tmp_path):
     save_checkpoint(last, {"config_hash": config.config_hash()})
     with pytest.raises(CheckpointError, match="--resume"):
         _train(tmp_path)
+
+
+def test_interrupted_rerun_resumes_and_a_finished_one_starts_over(tmp_path, monkeypatch):
+    first = _train(tmp_path)
+    segments = lambda result: result["provenance"]["git_commits_per_segment"]  # noqa: E731
+    assert len(segments(_train(tmp_path, resume=True, rerun=True))) == 1  # finished: fresh
+
+    real_epoch = TrainingLoop._train_epoch
+
+    def interrupted_in_second_epoch(self, stage, loader, *args):
+        if loader.epoch == 1:
+            raise KeyboardInterrupt
+        return real_epoch(self, stage, loader, *args)
+
+    monkeypatch.setattr(TrainingLoop, "_train_epoch", interrupted_in_second_epoch)
+    with pytest.raises(KeyboardInterrupt):
+        _train(tmp_path, rerun=True)
+    monkeypatch.undo()
+    resumed = _train(tmp_path, resume=True, rerun=True)
+    assert len(segments(resumed)) == 2  # the rerun's first epoch was kept, not retrained
+    assert resumed["test_metrics"] == first["test_metrics"]
 
 
 def test_checkpoint_of_another_config_is_refused(tmp_path):
