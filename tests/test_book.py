@@ -121,6 +121,8 @@ SHOWS_A_RESULT = __import__("re").compile(
     r"styled\(|comparison_table\(|interactive\.show\(|plt\.show\(|\.style\b"
 )
 
+DISPLAYS = __import__("re").compile(r"\b(display|show_markdown|print)\(")
+
 
 def test_every_results_page_shows_its_verdict_before_any_table_or_figure():
     pages = [p for p in page_notebooks(ROOT / "notebooks") if p.stem not in NO_VERDICT]
@@ -142,3 +144,6 @@ def test_every_results_page_shows_its_verdict_before_any_table_or_figure():
             if c.cell_type == "code" and SHOWS_A_RESULT.search(c.source)
         ]
         assert shown and verdict[0] < min(shown), path.name
+        # nothing else, a missing-result line included, is displayed above the verdict
+        above = [c.source for c in cells[: verdict[0]] if c.cell_type == "code"]
+        assert not any(DISPLAYS.search(source) for source in above), path.name

@@ -47,8 +47,8 @@ def hlines(fig, xref):
     return sorted(s.y0 for s in fig.layout.shapes if s.xref == f"{xref} domain" and s.y0 == s.y1)
 
 
-def floor_label(fig, xref):
-    (label,) = [a for a in fig.layout.annotations if a.xref == f"{xref} domain" and a.x == 0]
+def floor_label(fig):
+    (label,) = [a for a in fig.layout.annotations if a.name == "floors"]
     return label
 
 
@@ -167,14 +167,22 @@ def test_sensitivity_curves_mark_the_papers_best_setting_and_the_floors_per_data
     assert label.x == pytest.approx(-2.0) and "on test" in label.hovertext
     assert hlines(fig, "x") == pytest.approx([0.25, 0.75, 1.5])  # random P@10, pop NDCG, pop P@10
     assert hlines(fig, "x2") == pytest.approx([2.0])  # toy: random ranking only, no paper value
-    # one label for a panel's floors, top to bottom, above the highest; its hover the sources
-    label = floor_label(fig, "x")
-    assert label.text == "most popular: P@10 1.50%, NDCG@10 0.75%<br>random ranking: P@10 0.25%"
-    assert label.y == pytest.approx(1.5) and label.yanchor == "bottom"
+    # one label for the figure's floors above the panels, a line per dataset, off the data;
+    # its hover the sources
+    label = floor_label(fig)
+    assert label.text.split("<br>") == [
+        "Tmall floors (dashed grey): most popular P@10 1.50%, NDCG@10 0.75%; "
+        "random ranking P@10 0.25%",
+        "toy floors (dashed grey): random ranking P@10 2.00%",
+    ]
+    assert (label.yref, label.y, label.yanchor) == ("paper", 1, "bottom")
+    assert fig.layout.margin.t == 90 + 2 * 14  # room for its two lines
     assert label.hovertext.split("<br>") == [
-        "most popular P@10: run pop-Tmall (test)", "most popular NDCG@10: run pop-Tmall (test)",
-        "random ranking P@10: 10 / |V|, |V| = 4,000",
-    ]  # fmt: skip
+        "Tmall most popular P@10: run pop-Tmall (test)",
+        "Tmall most popular NDCG@10: run pop-Tmall (test)",
+        "Tmall random ranking P@10: 10 / |V|, |V| = 4,000",
+        "toy random ranking P@10: 10 / |V|, |V| = 500",
+    ]
 
 
 def test_sensitivity_curves_on_a_linear_axis_label_the_papers_setting_at_its_value():
@@ -352,6 +360,12 @@ def test_ablation_bars_are_a_panel_per_dataset_and_mode_holding_each_variants_sc
     assert [t.y[0] for t in marks] == pytest.approx([27.76, 19.67])
     assert fig.layout.scattermode == "group" and not fig.layout.shapes
     assert_empty(interactive.ablation_bars(scores.iloc[:0], []))
+    # Tmall's floors drawn in both of its panels, their values written once
+    floored = interactive.ablation_bars(scores, [], floors.floors({"Tmall": 4_000}, []))
+    assert hlines(floored, "x") == hlines(floored, "x2") == pytest.approx([0.25])
+    label = floor_label(floored)
+    assert label.text == "Tmall floors (dashed grey): random ranking P@10 0.25%"
+    assert floored.layout.margin.t == 90 + 14
 
 
 def test_ablation_bars_of_page_06_are_a_panel_per_dataset_with_its_floors():
@@ -371,7 +385,7 @@ def test_ablation_bars_of_page_06_are_a_panel_per_dataset_with_its_floors():
     assert [t.xaxis for t in paper_marks(fig)] == ["x", "x"]  # toy has no paper value
     assert hlines(fig, "x") == pytest.approx([0.25, 0.75, 1.5])
     assert hlines(fig, "x2") == pytest.approx([2.0])  # toy: no stored most-popular run
-    assert floor_label(fig, "x2").text == "random ranking: P@10 2.00%"
+    assert floor_label(fig).text.endswith("<br>toy floors (dashed grey): random ranking P@10 2.00%")
 
 
 # --- Table 3: validation per epoch ---------------------------------------------------------------

@@ -5,6 +5,7 @@ import pandas as pd
 from eodrec.book.notebook import (
     comparison_table,
     dirty_runs_note,
+    missing_note,
     provenance_markdown,
     provenance_spread_note,
     wide_comparison_table,
@@ -93,6 +94,13 @@ def test_dirty_runs_are_named_under_their_table():
     assert "2 of the 3 runs" in note and "`dirty-1`" in note and "`dirty-2`" in note
     assert "clean" not in note
     assert dirty_runs_note([_run("clean")]) == ""
+
+
+def test_missing_results_are_listed_once_each_and_nothing_when_none_is_missing():
+    assert missing_note([]) == ""
+    note = missing_note(["eodrec train a", "eodrec sweep b", "eodrec train a"])
+    assert note.count("- `eodrec train a`") == 1 and note.count("- `eodrec sweep b`") == 1
+    assert note.startswith("**Missing results.**")
 
 
 def test_a_page_of_several_commits_or_machines_says_so():

@@ -184,6 +184,15 @@ def provenance_spread_note(results: list[dict]) -> str:
     )
 
 
+def missing_note(commands: list[str]) -> str:
+    """The commands that would produce a page's missing results, as one note shown after its
+    verdict (empty when nothing is missing), so the page still opens with the verdict."""
+    if not commands:
+        return ""
+    listed = "\n".join(f"- `{command}`" for command in dict.fromkeys(commands))
+    return f"**Missing results.** Each command below produces one or more of them:\n\n{listed}"
+
+
 def _unique(results: list[dict]) -> list[dict]:
     """Each run once (pages pass lists that share runs)."""
     return list({run_name(r): r for r in results}.values())
