@@ -99,17 +99,20 @@ class Cell:
 
 
 def same_topk(values_a, ids_a, values_b, ids_b, atol: float = 1e-4) -> np.ndarray:
-    """Per session: the same top-k up to ties. The scores by rank agree within ``atol`` and
-    the items scored clearly above the k-th score are the same set; which of several tied
-    items a runtime lists, and in which order, is free."""
+    """Per session: the same top-k up to ties. The scores by rank agree within ``atol``, and
+    each item one side scores clearly (by more than ``atol``) above the k-th score is in the
+    other side's top-k; which of several tied items a runtime lists, and in which order, is
+    free. (Comparing the two "clearly above" sets instead would fail an item whose score sits
+    within float noise of the ``atol`` margin itself.)"""
     values_a, values_b = np.asarray(values_a), np.asarray(values_b)
+    ids_a, ids_b = np.asarray(ids_a), np.asarray(ids_b)
     scores_agree = np.isclose(values_a, values_b, atol=atol, rtol=0).all(axis=1)
     kth = np.minimum(values_a[:, -1:], values_b[:, -1:])
     same = np.empty(len(values_a), dtype=bool)
     for row in range(len(values_a)):
-        clear_a = set(np.asarray(ids_a)[row][values_a[row] > kth[row, 0] + atol].tolist())
-        clear_b = set(np.asarray(ids_b)[row][values_b[row] > kth[row, 0] + atol].tolist())
-        same[row] = clear_a == clear_b
+        clear_a = set(ids_a[row][values_a[row] > kth[row, 0] + atol].tolist())
+        clear_b = set(ids_b[row][values_b[row] > kth[row, 0] + atol].tolist())
+        same[row] = clear_a <= set(ids_b[row].tolist()) and clear_b <= set(ids_a[row].tolist())
     return scores_agree & same
 
 

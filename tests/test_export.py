@@ -163,4 +163,10 @@ def test_tie_aware_topk_comparison():
         torch.tensor([[3.0, 2.0, 1.0]]), torch.tensor([[7, 8, 5]]),
     ).all()  # items 4 and 5 tie at the boundary  # fmt: skip
     assert not same_topk(values, ids, values, torch.tensor([[6, 8, 9, 4]])).any()
+    # the same ids, scores a float's noise apart, one just over the k-th + atol and one just
+    # under it (Tmall session 23659 on ExecuTorch): the same top-k
+    under, over = torch.tensor([[2.0, 1.69907]]), torch.tensor([[2.0, 1.6990702]])
+    kth = torch.tensor([[1.69897]])
+    both = torch.tensor([[7, 8, 4]])
+    assert same_topk(torch.cat([under, kth], 1), both, torch.cat([over, kth], 1), both).all()
     assert not same_topk(values, ids, values + torch.tensor([0, 0, 0.5, 0]), ids).any()
