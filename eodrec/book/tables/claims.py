@@ -475,7 +475,7 @@ def claims_html(table: pd.DataFrame, pages: str = "") -> str:
     """The Claims table as HTML (``id="claims-table"``, one ``verdict`` cell per row) with each page
     a link; ``pages`` is the path from where it is shown to the pages (``notebooks/``)."""
     shown = table.drop(columns="rule").map(html.escape)
-    shown["page"] = [f'<a href="{pages}{page}.html">{page}</a>' for page in table["page"]]
+    shown["page"] = [f'<a href="{pages}{p}.html">{p.replace("_", " ")}</a>' for p in table["page"]]
     return shown.to_html(index=False, escape=False, table_id="claims-table", border=0)
 
 
