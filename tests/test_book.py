@@ -100,18 +100,6 @@ def _calls(source: str, function: str) -> bool:
     )
 
 
-def test_a_cell_of_imports_only_is_not_rendered():
-    # a page opens with its text and verdict, not with a fold of imports
-    for path in page_notebooks(ROOT / "notebooks"):
-        for cell in nbformat.read(path, as_version=4).cells:
-            if cell.cell_type != "code" or not cell.source.strip():
-                continue
-            body = __import__("ast").parse(cell.source).body
-            if all(type(node).__name__ in ("Import", "ImportFrom") for node in body):
-                tags = cell.metadata.get("tags", [])
-                assert {"remove-input", "remove-cell"} & set(tags), path.name
-
-
 def test_parameters_are_never_rendered_and_provenance_is_folded():
     # papermill finds the "parameters" tag; "remove-cell" keeps the cell out of the page
     for path in page_notebooks(ROOT / "notebooks"):
