@@ -151,6 +151,9 @@ def test_the_audit_verdict_asks_whether_codes_alone_reach_the_printed_student():
     assert partly.verdict == "partly reproduced" and "19.00 (preset released-code" in partly.ours
     assert verdicts.audit(_against(2.0, 3.0), bounds, "quick").verdict == "not reproduced"
     assert "1 of 1 cells" in partly.why
+    assert "only scoring with the mixed table" in partly.why and "(Tmall, preset" in partly.why
+    reached = verdicts.audit(_against(19.0, 5.0), bounds, "quick")
+    assert "mixed table" not in reached.why  # codes alone reach it: nothing to explain away
 
 
 def _points(student_p10: float, student_bytes: int, rival_p10: float) -> pd.DataFrame:

@@ -288,7 +288,7 @@ def audit(against: pd.DataFrame, bounds: pd.DataFrame, profile: str) -> PageVerd
     printed = against[against["run"] == "paper (printed)"].set_index("dataset")["P@10"].dropna()
     if profile == "smoke" or printed.empty:
         return _toy(paper)
-    verdicts, ours = [], []
+    verdicts, ours, mixed = [], [], []
     for dataset, target in printed.items():
         rows = against[(against["dataset"] == dataset) & (against["run"] != "paper (printed)")]
         rows = rows.dropna(subset=["P@10"])
@@ -305,6 +305,8 @@ def audit(against: pd.DataFrame, bounds: pd.DataFrame, profile: str) -> PageVerd
             if best["P@10"] >= reach
             else "not reproduced"
         )
+        if verdicts[-1] == "partly reproduced" and "mixed table" in best["scored as"]:
+            mixed.append(f"{dataset}, {best['run']}")
         alone = f"{codes['P@10'].iloc[0]:.2f}" if not codes.empty else "–"
         ours.append(
             f"{dataset}: the paper-mode student {alone} with its codes alone against the printed "
@@ -317,6 +319,12 @@ def audit(against: pd.DataFrame, bounds: pd.DataFrame, profile: str) -> PageVerd
         f"the paper prints a Table 4 P@10 above what codes alone can reach in {beyond} of "
         f"{len(shown)} cells, so those numbers were not scored with codes alone"
     )
+    if mixed:  # the printed row is met only with the teacher's table in the scores
+        why = (
+            f"only scoring with the mixed table, which holds the teacher's item table, reaches "
+            f"the printed P@10 ({'; '.join(mixed)}), and a device holds only codes and "
+            f"codebooks; also, {why}"
+        )
     return PageVerdict(combine(verdicts), paper, "; ".join(ours), why)
 
 
