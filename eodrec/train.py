@@ -80,7 +80,7 @@ class TrainingLoop:
         checkpoint = _Checkpointer(stage, loader, last, config_hash)
         state = self._start(checkpoint, stage, loader, epochs, resume, rerun, best_path)
         started = time.perf_counter() - state["wall_time"]
-        while loader.epoch < epochs and state["bad_epochs"] < self.train.patience:
+        while not self._stopped(loader.epoch, state["bad_epochs"], epochs):
             epoch = loader.epoch
             self._train_epoch(stage, loader, state, started, checkpoint)
             entry = self._epoch_entry(stage, splits, epoch, state, test_each_epoch)
@@ -130,18 +130,21 @@ class TrainingLoop:
             "step": 0,
             "git_commits": [],
         }
-        if (
-            resume
-            and checkpoint.path.exists()
-            and not (rerun and checkpoint.finished(epochs, self.train.patience))
+        saved = checkpoint.load() if resume and checkpoint.path.exists() else None
+        if saved is not None and not (
+            rerun and self._stopped(saved["loader"]["epoch"], saved["state"]["bad_epochs"], epochs)
         ):
-            state = checkpoint.restore()
+            state = checkpoint.restore(saved)
             self._say(f"resuming {stage.name} at epoch {loader.epoch}, batch {loader.position}")
         elif rerun:
             checkpoint.path.unlink(missing_ok=True)
             best_path.unlink(missing_ok=True)
         state["git_commits"].append(self.commit)  # one entry per (re)start of the stage
         return state
+
+    def _stopped(self, epoch: int, bad_epochs: int, epochs: int) -> bool:
+        """The loop's stopping rule: all ``epochs`` run, or no better validation for a while."""
+        return epoch >= epochs or bad_epochs >= self.train.patience
 
     def _epoch_entry(
         self, stage: Stage, splits: Splits, epoch: int, state: dict, test_each_epoch: bool
@@ -215,13 +218,11 @@ class _Checkpointer:
             },
         )
 
-    def finished(self, epochs: int, patience: int) -> bool:
-        """Whether the checkpointed loop had stopped: all epochs run, or stopped early."""
-        saved = load_checkpoint(self.path, self.config_hash)
-        return saved["loader"]["epoch"] >= epochs or saved["state"]["bad_epochs"] >= patience
+    def load(self) -> dict:
+        return load_checkpoint(self.path, self.config_hash)
 
-    def restore(self) -> dict:
-        saved = load_checkpoint(self.path, self.config_hash)
+    def restore(self, saved: dict) -> dict:
+        """Put the ``load``-ed checkpoint back into the stage and loader; its loop state."""
         for name, module in self.stage.modules().items():
             module.load_state_dict(saved["modules"][name])
         for name, optimizer in self.stage.optimizers().items():
