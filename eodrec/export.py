@@ -53,23 +53,53 @@ class ExportError(RuntimeError):
 class CodeScores(nn.Module):
     """The student's scores by codebook (B, N) -> (B, n_items + 1), in ops that ExecuTorch runs
     fast: theta . e_v = sum_m (A theta)[m*K + c_v^m], one product with the M*K codewords, then
-    M row lookups of it added (``embedding``; ``index_select`` and per-call conversion of
-    ``uint8`` codes to indices run in slow portable kernels). The rows (code plus codebook
-    offset) are stored once as ``int32``, 4 bytes per code."""
+    row lookups of it added.
+
+    The lookups are what costs: ExecuTorch runs ``embedding`` in a portable kernel, about
+    0.13 ms per 40k rows on one thread. So codebooks go in pairs where that saves work: each
+    call first sums the K^2 pairs (A_m theta)[c] + (A_m' theta)[c'] (a lookup of K^2 rows), and
+    each item then looks up one row per pair, half as many. A pair is worth it when K^2 is
+    below the item count. Every lookup is one ``embedding`` and a sum (``index_select``,
+    broadcast adds and per-call conversion of ``uint8`` codes run in slower kernels). The rows
+    are stored once as ``int32``, 4 bytes per lookup."""
 
     def __init__(self, table: CompositionalItemTable) -> None:
         super().__init__()
         codebooks = table.codebooks
-        rows = table.codes.long() + codebooks.offsets()  # (n_items + 1, M) rows of A
-        self.register_buffer("rows", rows.T.contiguous().to(torch.int32))  # (M, n_items + 1)
+        codes = table.codes.long()  # (n_items + 1, M)
+        M, K = codebooks.n_codebooks, codebooks.n_codewords
+        self.paired = M > 1 and K * K < codes.shape[0]
+        if self.paired:
+            rows, sum_rows = _paired_rows(codes, M, K)
+            self.register_buffer("sum_rows", sum_rows.to(torch.int32))
+        else:
+            rows = codes + codebooks.offsets()  # (n_items + 1, M) rows of A
+        self.register_buffer("rows", rows.to(torch.int32))
         self.codewords = codebooks.codewords  # (M*K, N), shared with the model
 
     def forward(self, session_vectors: torch.Tensor) -> torch.Tensor:
-        per_codeword = self.codewords @ session_vectors.T  # (M*K, B)
-        scores = F.embedding(self.rows[0], per_codeword)  # (n_items + 1, B)
-        for rows in self.rows[1:]:
-            scores = scores + F.embedding(rows, per_codeword)
-        return scores.T  # (B, n_items + 1)
+        per_row = self.codewords @ session_vectors.T  # (M*K, B): A theta
+        if self.paired:
+            zero_row = F.pad(per_row, (0, 0, 0, 1))  # an odd codebook's rows pair with it
+            per_row = F.embedding(self.sum_rows, zero_row).sum(dim=1)
+        return F.embedding(self.rows, per_row).sum(dim=1).T  # (B, n_items + 1)
+
+
+def _paired_rows(codes: torch.Tensor, M: int, K: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """For :class:`CodeScores`, codebooks (0, 1), (2, 3), ... in pairs: each item's rows in the
+    table of pair sums (n_items + 1, ceil(M/2)), and the two rows of A theta that make each row
+    of that table; an odd last codebook's rows pair with a zero row, M*K."""
+    pairs = M // 2
+    c = torch.arange(K)
+    first = torch.arange(pairs)[:, None, None] * 2 * K + c[None, :, None]  # (pairs, K, 1)
+    second = first.transpose(1, 2) + K  # (pairs, 1, K)
+    sum_rows = [torch.stack(torch.broadcast_tensors(first, second), dim=-1).reshape(-1, 2)]
+    pair_sums = codes[:, 0 : 2 * pairs : 2] * K + codes[:, 1 : 2 * pairs : 2]
+    rows = [pair_sums + torch.arange(pairs) * K * K]
+    if M % 2:
+        sum_rows.append(torch.stack([(M - 1) * K + c, torch.full((K,), M * K)], dim=-1))
+        rows.append(codes[:, -1:] + pairs * K * K)
+    return torch.cat(rows, dim=1), torch.cat(sum_rows)
 
 
 class DeviceModel(nn.Module):

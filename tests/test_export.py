@@ -35,18 +35,19 @@ LENGTH = 5
 CONFIG = BackboneConfig(dim=16, n_heads=1, dropout=0.0)
 
 
-def _student(n_codewords=8, n_items=N_ITEMS):
+def _student(n_codewords=8, n_items=N_ITEMS, n_codebooks=4):
     torch.manual_seed(0)
     model = build_student(
         n_items,
         CONFIG,
         StudentConfig(
-            n_codebooks=4,
+            n_codebooks=n_codebooks,
             n_codewords=n_codewords,
             code_dtype="uint8" if n_codewords <= 256 else "int16",
         ),
     )
-    codes = torch.randint(0, n_codewords, (n_items + 1, 4)).to(model.item_table.codes.dtype)
+    codes = torch.randint(0, n_codewords, (n_items + 1, n_codebooks))
+    codes = codes.to(model.item_table.codes.dtype)
     model.item_table.set_codes(codes)  # distinct codes: few exact ties
     return model
 
@@ -117,13 +118,20 @@ def test_buckets_double_from_8_up_to_the_longest_session():
     assert buckets_for(127) == (8, 16, 32, 64, 128)
 
 
-def test_code_scores_equal_the_students_own_scoring():
-    model = _student()
+@pytest.mark.parametrize(
+    "n_codebooks, n_codewords, paired",
+    [(4, 8, True), (3, 8, True), (2, 8, True), (1, 8, False), (4, 32, False), (5, 2, True)],
+)
+def test_code_scores_equal_the_students_own_scoring(n_codebooks, n_codewords, paired):
+    """Codebooks go in pairs when K^2 is below the item count (N_ITEMS = 300), an odd last
+    one alone; either way the scores are the student's."""
+    model = _student(n_codewords, n_codebooks=n_codebooks)
+    code_scores = CodeScores(model.item_table)
     sessions = torch.randn(7, CONFIG.dim)
     with torch.no_grad():
-        assert torch.allclose(
-            CodeScores(model.item_table)(sessions), model.score(sessions), atol=1e-5
-        )
+        assert torch.allclose(code_scores(sessions), model.score(sessions), atol=1e-5)
+    assert code_scores.paired == paired
+    assert code_scores.rows.shape[1] == (n_codebooks + 1) // 2 if paired else n_codebooks
 
 
 def test_dense_and_factorized_student_scoring_agree():
@@ -140,7 +148,7 @@ def test_the_student_bundle_holds_no_item_table():
     teacher_bytes = sum(map(len, export_model(teacher, "executorch", (LENGTH,)).values()))
     student_bytes = sum(map(len, export_model(student, "executorch", (LENGTH,)).values()))
     table_bytes = (n_items + 1) * CONFIG.dim * 4
-    row_bytes = (n_items + 1) * 4 * 4  # CodeScores: M = 4 int32 rows per item
+    row_bytes = (n_items + 1) * 2 * 4  # CodeScores: M = 4 codebooks in 2 pairs, int32 rows
     assert teacher_bytes - student_bytes > 0.8 * table_bytes - row_bytes
 
 
