@@ -131,7 +131,7 @@ def test_code_scores_equal_the_students_own_scoring(n_codebooks, n_codewords, pa
     with torch.no_grad():
         assert torch.allclose(code_scores(sessions), model.score(sessions), atol=1e-5)
     assert code_scores.paired == paired
-    assert code_scores.rows.shape[1] == (n_codebooks + 1) // 2 if paired else n_codebooks
+    assert code_scores.rows.shape[0] == ((n_codebooks + 1) // 2 if paired else n_codebooks)
 
 
 def test_dense_and_factorized_student_scoring_agree():
