@@ -6,8 +6,10 @@ import re
 
 import pytest
 
-from eodrec.book.tables import claims
-from eodrec.book.tables.claims import FAIL, PARTIAL, PASS, Check
+from eodrec.book.tables import claim_checks, claims
+from eodrec.book.tables.claim_checks import FAIL, PARTIAL, PASS, Check
+from tests.test_tables_baselines import with_metrics
+from tests.test_tables_student import metrics, student
 
 NO_EVIDENCE = {key: [] for claim in claims.CLAIMS for key in claim.evidence}
 
@@ -38,9 +40,9 @@ def test_toy_data_tests_no_claim():
 
 def test_a_loss_is_partial_only_within_the_stated_tolerance():
     edge = 1 - claims.LITTLE_LOSS
-    assert claims._by_loss(10.0, 10.0) == PASS
-    assert claims._by_loss(10.0 * edge, 10.0) == PARTIAL
-    assert claims._by_loss(10.0 * edge - 0.01, 10.0) == FAIL
+    assert claim_checks._by_loss(10.0, 10.0) == PASS
+    assert claim_checks._by_loss(10.0 * edge, 10.0) == PARTIAL
+    assert claim_checks._by_loss(10.0 * edge - 0.01, 10.0) == FAIL
 
 
 def test_without_results_every_claim_is_a_row_not_tested():
@@ -67,3 +69,24 @@ def test_the_summary_names_claims_by_verdict_and_types_no_number():
     assert summary.count("<p>") == 2
     assert table.loc[0, "claim"] in summary.split("</p>")[0]
     assert not re.search(r"\d", summary)
+
+
+def _popular(valid_ndcg10: float) -> dict:
+    """A stored most-popular baseline on Tmall with validation NDCG@10 ``valid_ndcg10``."""
+    return {
+        "id": "baseline-Tmall-pop", "model": "pop", "dataset": "Tmall", "profile": "quick",
+        "valid_metrics": metrics(valid_ndcg10, valid_ndcg10),
+    }  # fmt: skip
+
+
+def test_a_sweep_below_the_most_popular_floor_identifies_no_best_value():
+    runs = [with_metrics(student(beta=b), valid=v) for b, v in ((0.01, 0.002), (0.5, 0.001))]
+    check = claim_checks.best_setting("beta")
+    (found,) = check({**NO_EVIDENCE, "beta": runs, "floors": [_popular(0.0045)]})
+    assert found.outcome == FAIL and found.ours.startswith("none identifiable")
+    assert "floor at every β" in found.ours
+    assert "best 0.20% validation NDCG@10, at 0.01, floor 0.45%" in found.ours
+    (found,) = check({**NO_EVIDENCE, "beta": runs, "floors": [_popular(0.001)]})
+    assert (found.outcome, found.ours, found.paper) == (PASS, "0.01", "0.01")
+    (found,) = check({**NO_EVIDENCE, "beta": runs})  # no floor stored: the paper's value decides
+    assert found.outcome == PASS

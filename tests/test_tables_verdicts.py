@@ -57,7 +57,9 @@ PAGE_EVIDENCE = {  # what each page passes, by the keys of claim_results' eviden
     ),
     "05_device_latency": lambda e: verdicts.device_latency(e["benches"]),
     "06_ablation": lambda e: verdicts.ablation(e["ablations"]),
-    "07_sensitivity": lambda e: verdicts.sensitivity({k: e[k] for k in ("beta", "gamma", "eta")}),
+    "07_sensitivity": lambda e: verdicts.sensitivity(
+        {k: e[k] for k in ("beta", "gamma", "eta")}, e["floors"]
+    ),
     "08_codebook_usage": lambda e: verdicts.codebook_usage(e["students"]),
     "09_generalization": lambda e: verdicts.generalization(e["backbones"]),
 }

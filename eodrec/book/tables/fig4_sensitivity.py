@@ -42,6 +42,7 @@ def best_setting(results: list[dict], setting: str, select: str = "NDCG@10") -> 
                 "dataset": dataset,
                 f"best {setting} (validation {select})": best["config"]["student"][setting],
                 f"paper's best {setting}": pd.to_numeric(paper.get(dataset), errors="coerce"),
+                f"validation {select} (%)": 100 * best["valid_metrics"][select],
                 **{f"test {m} (%)": 100 * best["test_metrics"][m] for m in FIG3_METRICS},
             }
         )
