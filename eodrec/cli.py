@@ -182,6 +182,7 @@ def _add_bench(commands) -> None:
         ("train-step", "the teacher's training step vs its GEMM floor"),
         ("eval", "full-ranking evaluation throughput vs its GEMM floor"),
         ("joint-step", "the student's joint distillation step vs the teacher's step"),
+        ("device-stages", "a batch of 100's encoder, scoring and top-20 on ExecuTorch"),
     ):
         command = bench_commands.add_parser(name, help=help_text)
         command.add_argument("--dataset", default="Tmall", help="Tmall, retailrocket or toy")
@@ -361,13 +362,14 @@ def _predict(args: argparse.Namespace) -> int:
 
 
 def _bench(args: argparse.Namespace) -> int:
-    from eodrec.bench.evaluation import bench_eval
-    from eodrec.bench.joint_step import bench_joint_step
-    from eodrec.bench.train_step import bench_train_step
+    from eodrec.bench import device_stages, evaluation, joint_step, train_step
 
-    run = {"train-step": bench_train_step, "eval": bench_eval, "joint-step": bench_joint_step}[
-        args.benchmark
-    ]
+    run = {
+        "train-step": train_step.bench_train_step,
+        "eval": evaluation.bench_eval,
+        "joint-step": joint_step.bench_joint_step,
+        "device-stages": device_stages.bench_device_stages,
+    }[args.benchmark]
     # Training tunes the allocator (eodrec.memory), so the benchmark measures it that way too.
     result = run(dataset=args.dataset, data_dir=args.data_dir, malloc=True)
     if args.json:
@@ -420,15 +422,9 @@ def _export(args: argparse.Namespace) -> int:
     from eodrec.export import export_run
 
     manifest = export_run(
-        args.run,
-        args.format,
-        args.out,
-        args.scoring,
-        args.buckets,
-        results=args.results,
-        data_dir=args.data_dir,
-        cache_dir=args.cache_dir,
-    )
+        args.run, args.format, args.out, args.scoring, args.buckets,
+        results=args.results, data_dir=args.data_dir, cache_dir=args.cache_dir,
+    )  # fmt: skip
     print(json.dumps({k: v for k, v in manifest.items() if k != "provenance"}, indent=2))
     return 0
 

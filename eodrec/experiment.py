@@ -183,7 +183,7 @@ class Experiment:
         base_config = replace(self.config, repeat=None, quantize=None)
         base = Experiment(base_config, self.data_dir, self.store, self.cache_dir, self.progress)
         base_result = base.run(resume=resume)
-        best = load_selected_checkpoint(base_result, self.cache_dir)
+        best = _base_checkpoint(base_result, self.cache_dir)
         model = restore_model(base_config, data.n_items, best).to(self.device)
         batch_size, config = self.config.train.eval_batch_size, self.config
         ranks, fields = changed_test(
@@ -449,3 +449,16 @@ DISTILLATION_ONLY = (
     "recipe",
     "student_init",
 )
+
+
+def _base_checkpoint(base_result: dict, cache_dir: Path | None) -> dict:
+    """The stored base run's selected weights; where only its result is here (a fresh clone),
+    an error that says how to make them."""
+    try:
+        return load_selected_checkpoint(base_result, cache_dir)
+    except CheckpointError as error:
+        raise CheckpointError(
+            f"{error}; the base run {base_result['id']} is stored but its checkpoint is not "
+            "in this cache: retrain it first (the same command without repeat= and "
+            "table_bits=, with --rerun)"
+        ) from None

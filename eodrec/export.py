@@ -128,17 +128,27 @@ class DeviceModel(nn.Module):
         self.code_scores = CodeScores(table) if factorized and scoring == "model" else None
 
     def forward(self, items: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.top(self.scores(items))
+
+    def encode(self, items: torch.Tensor) -> torch.Tensor:
+        """Padded item ids (B, L) -> session representations (B, N): the encoder's stage."""
         mask = items != PADDING_ID
         lengths = mask.sum(dim=1)
         batch = Batch(items, mask, lengths, lengths, lengths)  # targets and index are unused
-        session = self.model.encode(batch)
+        return self.model.encode(batch)
+
+    def scores(self, items: torch.Tensor) -> torch.Tensor:
+        """Padded item ids (B, L) -> every item's score (B, n_items + 1), padding included."""
+        session = self.encode(items)
         if self.scoring == "dense":
-            scores = session @ self.model.item_table.weight().T
-        elif self.code_scores is not None:
-            scores = self.code_scores(session)
-        else:
-            scores = self.model.score(session)
-        values, columns = scores[:, PADDING_ID + 1 :].topk(self.k, dim=1)  # never the padding
+            return session @ self.model.item_table.weight().T
+        if self.code_scores is not None:
+            return self.code_scores(session)
+        return self.model.score(session)
+
+    def top(self, scores: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The k best items of ``scores`` (B, n_items + 1), never the padding."""
+        values, columns = scores[:, PADDING_ID + 1 :].topk(self.k, dim=1)
         return values, columns + PADDING_ID + 1  # a plain tuple: runtimes return no namedtuples
 
 
@@ -201,11 +211,6 @@ def to_executorch(
     """The ExecuTorch program (``.pte`` bytes) of ``DeviceModel(model, k, scoring)``: one method
     per batch of :data:`BATCHES` and length of ``buckets``, lowered to XNNPACK where it can
     run; the methods share one copy of each constant."""
-    try:
-        from executorch.backends.xnnpack.partition.xnnpack_partitioner import XnnpackPartitioner
-        from executorch.exir import to_edge_transform_and_lower
-    except ImportError:
-        raise ExportError(f"ExecuTorch is not installed; {INSTALL_HINT}") from None
     device_model = _frozen(model, k, scoring, buckets)
     with torch.no_grad():
         programs = {
@@ -215,6 +220,17 @@ def to_executorch(
             for batch in BATCHES
             for length in sorted(set(buckets))
         }
+    return lower_to_executorch(programs)
+
+
+def lower_to_executorch(programs: dict) -> bytes:
+    """Exported programs (method name -> ``torch.export`` program) as one ExecuTorch program,
+    lowered to XNNPACK where it can run."""
+    try:
+        from executorch.backends.xnnpack.partition.xnnpack_partitioner import XnnpackPartitioner
+        from executorch.exir import to_edge_transform_and_lower
+    except ImportError:
+        raise ExportError(f"ExecuTorch is not installed; {INSTALL_HINT}") from None
     # The scoring matmul multiplies by a table computed in the graph (student, OD-Rec) or held
     # as a constant; XNNPACK takes it only as a non-static weight.
     partitioner = XnnpackPartitioner(force_non_static_weights_for_f32_linear=True)

@@ -1,11 +1,13 @@
 """The repeat mechanism: what it adds to a score, how it is calibrated, and its runs."""
 
 import json
+import shutil
 
 import pytest
 import torch
 
 from eodrec.calibrate import calibrate_repeat
+from eodrec.checkpoint import CheckpointError
 from eodrec.config import ExperimentConfig, ParameterError, make_config
 from eodrec.data import pad_batch
 from eodrec.data.splits import Examples
@@ -127,3 +129,13 @@ def test_a_repeat_result_names_its_base_runs_epochs(tmp_path):
         base["selected_epoch"],
         base["epochs_run"],
     )
+
+
+def test_a_stored_base_without_its_checkpoint_asks_for_a_retrain(tmp_path):
+    store = ResultsStore(tmp_path / "results")
+    base = make_config("teacher", "toy", "smoke", ["epochs=1"])
+    Experiment(base, None, store, tmp_path / "cache", progress=False).run()
+    shutil.rmtree(tmp_path / "cache")  # the result stays, as on a fresh clone
+    config = make_config("teacher", "toy", "smoke", ["repeat=true", "epochs=1"])
+    with pytest.raises(CheckpointError, match=f"base run {base.run_id} is stored.*--rerun"):
+        Experiment(config, None, store, tmp_path / "cache", progress=False).run()

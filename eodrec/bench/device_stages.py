@@ -1,0 +1,159 @@
+"""Where a batch of 100 sessions spends its time on ExecuTorch: the encoder, the scoring and the
+top-20, for the teacher and the student, in one run.
+
+Table 5's batch measure times whole bundles. The student's scoring by codebook is several times
+faster than the teacher's product with its table, yet the whole bundle is barely faster; this
+benchmark says why. Each model is lowered three times at batch 100 and one session length, as
+programs that stop after the encoder, after the scoring, and after the top-20 (the bundle); a
+fourth program is the top-20 alone, on the teacher's scores. The programs take turns batch by
+batch (:func:`~eodrec.bench.timing.round_robin`), so each sees the same machine load, and each
+stage is the difference of two programs. The models have their initial weights (the times
+depend on shapes, not values) and the ``quick`` shapes (``smoke`` for ``toy``).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from eodrec.bench.timing import median_ms, round_robin
+from eodrec.config import make_config
+from eodrec.data.splits import load_splits
+from eodrec.export import (
+    EXAMPLE_BATCH,
+    DeviceModel,
+    bucket_of,
+    buckets_for,
+    lower_to_executorch,
+    pad_sessions,
+)
+from eodrec.memory import tune_glibc_malloc
+from eodrec.models.build import build_model
+from eodrec.provenance import hardware
+
+TOP_K = 20
+MODELS = {"Teacher": ("teacher", []), "Student": ("student", [])}
+STAGES = {"encoder": "encode", "scores": "scores", "bundle": "forward"}  # program: stage
+PROGRAMS = tuple(STAGES)
+
+
+class _Stage(nn.Module):
+    """One of a device model's stages (``encode``, ``scores``, ``top``) as a module to export."""
+
+    def __init__(self, device: DeviceModel, stage: str) -> None:
+        super().__init__()
+        self.device = device
+        self.stage = stage
+
+    def forward(self, inputs: torch.Tensor):
+        out = getattr(self.device, self.stage)(inputs)
+        if self.stage == "encode":
+            # ExecuTorch cannot resize the student's encoder output when an XNNPACK delegate's
+            # output is the program's; a copy of the (B, N) output avoids it at no measurable cost.
+            out = out.clone()
+        return out if isinstance(out, tuple) else (out,)
+
+
+def _method(module: nn.Module, example: torch.Tensor):
+    """``module`` exported at ``example``'s shape, lowered and loaded as an ExecuTorch method."""
+    from executorch.runtime import Runtime
+
+    with torch.no_grad():
+        program = {"forward": torch.export.export(module, (example,))}
+    loaded = Runtime.get().load_program(lower_to_executorch(program))
+    method = loaded.load_method("forward")
+    return lambda inputs, program=loaded: method.execute([inputs])  # the program outlives it
+
+
+def _batches(sequences: list, length: int, count: int) -> list[torch.Tensor]:
+    """Up to ``count`` full batches of the test sessions whose bucket is ``length``."""
+    buckets = buckets_for(max(len(s) for s in sequences))
+    chosen = [s for s in sequences if bucket_of(len(s), buckets) == length]
+    full = len(chosen) // EXAMPLE_BATCH
+    if full == 0:
+        raise ValueError(f"fewer than {EXAMPLE_BATCH} test sessions in the bucket of {length}")
+    starts = range(0, min(full, count) * EXAMPLE_BATCH, EXAMPLE_BATCH)
+    return [pad_sessions(chosen[i : i + EXAMPLE_BATCH], length) for i in starts]
+
+
+def bench_device_stages(
+    dataset: str = "Tmall",
+    data_dir: Path | str | None = None,
+    steps: int = 30,
+    warmup: int = 3,
+    malloc: bool = True,
+) -> dict:
+    """Median ms of each program, each model's stages, and the teacher-over-student ratios of
+    the whole bundle, of the bundle without its top-20, and of the scoring alone. The session
+    length is the bucket of the median test session."""
+    if steps < 1 or warmup < 0:
+        raise ValueError("steps must be positive and warmup non-negative")
+    malloc_tuned = tune_glibc_malloc() if malloc else False
+    torch.set_num_threads(1)
+    profile = "smoke" if dataset == "toy" else "quick"
+    data, splits = load_splits(make_config("teacher", dataset, profile).data, data_dir)
+    sequences = [list(s) for s in splits.test.sequences]
+    lengths = sorted(len(s) for s in sequences)
+    length = bucket_of(lengths[len(lengths) // 2], buckets_for(lengths[-1]))
+    batches = _batches(sequences, length, warmup + steps)
+    devices = {
+        label: DeviceModel(
+            build_model(make_config(experiment, dataset, profile, overrides), data.n_items), TOP_K
+        ).requires_grad_(False)
+        for label, (experiment, overrides) in MODELS.items()
+    }
+    modules = {
+        f"{label} {program}": _Stage(device, STAGES[program])
+        for label, device in devices.items()
+        for program in PROGRAMS
+    }
+    calls = {name: _method(module, batches[0]) for name, module in modules.items()}
+    with torch.no_grad():
+        teacher_scores = [devices["Teacher"].scores(items) for items in batches]
+        differences = {
+            name: float((calls[name](batches[0])[0] - module(batches[0])[0]).abs().max())
+            for name, module in modules.items()
+        }
+    top = _method(_Stage(devices["Teacher"], "top"), teacher_scores[0])
+    steps_by_name = {name: (lambda pair, call=call: call(pair[0])) for name, call in calls.items()}
+    steps_by_name["top-20"] = lambda pair: top(pair[1])
+    pairs = list(zip(batches, teacher_scores, strict=True))  # cycled if the bucket has few
+    turns = [pairs[i % len(pairs)] for i in range(warmup + steps)]
+    medians = median_ms(round_robin(steps_by_name, turns, warmup))
+    stages = {label: _stages(medians, label) for label in devices}
+    return {
+        "benchmark": "device-stages",
+        "dataset": dataset,
+        "profile": profile,
+        "runtime": "executorch",
+        "batch": EXAMPLE_BATCH,
+        "length": length,
+        "n_items": data.n_items,
+        "steps": steps,
+        "distinct_batches": len(batches),
+        "warmup": warmup,
+        "malloc_tuned": malloc_tuned,
+        "max_abs_difference_from_eager": differences,  # of the scores (top-20 values)
+        "median_ms": medians,
+        "stages_ms": stages,
+        "teacher_over_student": {
+            "bundle": medians["Teacher bundle"] / medians["Student bundle"],
+            "without top-20": medians["Teacher scores"] / medians["Student scores"],
+            "scoring alone": stages["Teacher"]["scoring"] / stages["Student"]["scoring"],
+        },
+        "hardware": hardware(),
+    }
+
+
+def _stages(medians: dict[str, float], label: str) -> dict[str, float]:
+    """A model's stages as differences of its programs; ``rest`` is what the bundle spends
+    beyond its scores and the top-20 measured alone (copies, slicing, timing noise)."""
+    encoder, scores, bundle = (medians[f"{label} {program}"] for program in PROGRAMS)
+    return {
+        "encoder": encoder,
+        "scoring": scores - encoder,
+        "top-20": medians["top-20"],
+        "rest": bundle - scores - medians["top-20"],
+    }

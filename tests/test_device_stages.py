@@ -1,0 +1,36 @@
+"""The device-stage benchmark: each lowered stage computes what eager PyTorch does, and the
+stages are differences of the programs' medians (toy data)."""
+
+import json
+
+import pytest
+
+from eodrec.bench.device_stages import _batches, bench_device_stages
+
+pytest.importorskip("executorch")
+
+
+def test_device_stages_on_toy_data():
+    result = bench_device_stages("toy", steps=2, warmup=1, malloc=False)
+    json.dumps(result)
+    assert set(result["max_abs_difference_from_eager"]) == {
+        f"{model} {program}"
+        for model in ("Teacher", "Student")
+        for program in ("encoder", "scores", "bundle")
+    }
+    assert max(result["max_abs_difference_from_eager"].values()) < 1e-4
+    medians, student = result["median_ms"], result["stages_ms"]["Student"]
+    assert student["scoring"] == pytest.approx(
+        medians["Student scores"] - medians["Student encoder"]
+    )
+    assert student["encoder"] + student["scoring"] + student["top-20"] + student["rest"] == (
+        pytest.approx(medians["Student bundle"])
+    )
+    ratios = result["teacher_over_student"]
+    assert ratios["bundle"] == pytest.approx(medians["Teacher bundle"] / medians["Student bundle"])
+    assert result["batch"] == 100 and result["length"] in (8, 16)
+
+
+def test_a_bucket_without_a_full_batch_is_refused():
+    with pytest.raises(ValueError, match="fewer than 100 test sessions"):
+        _batches([[1, 2]] * 99, 8, count=3)
