@@ -372,6 +372,8 @@ def _bench(args: argparse.Namespace) -> int:
     }[args.benchmark]
     # Training tunes the allocator (eodrec.memory), so the benchmark measures it that way too.
     result = run(dataset=args.dataset, data_dir=args.data_dir, malloc=True)
+    if args.benchmark == "device-stages":  # page 05 shows it: stored beside Table 5's
+        device_stages.store_stages(result)
     if args.json:
         print(json.dumps(result, indent=2))
     else:

@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from eodrec.bench.device_stages import _batches, bench_device_stages
+from eodrec.bench.device_stages import _batches, _stages, bench_device_stages
 
 pytest.importorskip("executorch")
 
@@ -34,3 +34,26 @@ def test_device_stages_on_toy_data():
 def test_a_bucket_without_a_full_batch_is_refused():
     with pytest.raises(ValueError, match="fewer than 100 test sessions"):
         _batches([[1, 2]] * 99, 8, count=3)
+
+
+def test_stage_tables_give_each_stage_and_the_ceiling_of_a_faster_scoring():
+    from eodrec.book.tables import table5_latency
+
+    medians = {
+        "Teacher encoder": 8.0,
+        "Teacher scores": 24.0,
+        "Teacher bundle": 36.0,
+        "Student encoder": 8.0,
+        "Student scores": 18.0,
+        "Student bundle": 30.0,
+        "top-20": 12.0,
+    }
+    bench = {"median_ms": medians, "teacher_over_student": {"bundle": 1.2}}
+    bench["stages_ms"] = {m: _stages(medians, m) for m in ("Teacher", "Student")}
+    table = table5_latency.stages_table(bench).set_index("model")
+    assert table.loc["Student", "scoring (ms)"] == 10.0
+    assert table.loc["Teacher", "other (ms)"] == 0.0
+    ratios = table5_latency.stages_ratios(bench).set_index("teacher over student")
+    ceiling = ratios.loc["if the student's scoring took no time: bundle"]
+    assert ceiling["times faster"] == pytest.approx(36.0 / 20.0)
+    assert ceiling["goal met"] and not ratios.loc["measured: bundle", "goal met"]

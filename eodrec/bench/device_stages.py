@@ -31,7 +31,8 @@ from eodrec.export import (
 )
 from eodrec.memory import tune_glibc_malloc
 from eodrec.models.build import build_model
-from eodrec.provenance import hardware
+from eodrec.provenance import provenance
+from eodrec.store import atomic_write_json, default_results_dir
 
 TOP_K = 20
 MODELS = {"Teacher": ("teacher", []), "Student": ("student", [])}
@@ -54,6 +55,18 @@ class _Stage(nn.Module):
             # output is the program's; a copy of the (B, N) output avoids it at no measurable cost.
             out = out.clone()
         return out if isinstance(out, tuple) else (out,)
+
+
+def stages_path(results: Path, dataset: str, profile: str) -> Path:
+    """Where ``eodrec bench device-stages`` stores a dataset's breakdown, beside Table 5's."""
+    return Path(results) / "bench" / f"device-stages-{dataset}-{profile}.json"
+
+
+def store_stages(result: dict, results: Path | None = None) -> Path:
+    """Write a breakdown atomically where page 05 reads it."""
+    out = stages_path(results or default_results_dir(), result["dataset"], result["profile"])
+    atomic_write_json(out, result)
+    return out
 
 
 def _method(module: nn.Module, example: torch.Tensor):
@@ -143,7 +156,7 @@ def bench_device_stages(
             "without top-20": medians["Teacher scores"] / medians["Student scores"],
             "scoring alone": stages["Teacher"]["scoring"] / stages["Student"]["scoring"],
         },
-        "hardware": hardware(),
+        "provenance": provenance(profile, data.checksums),
     }
 
 

@@ -153,6 +153,30 @@ def latency_results(page: Page) -> tuple[list[dict], list[str]]:
     return found, missing
 
 
+def device_stage_results(page: Page) -> tuple[list[dict], list[str]]:
+    """The stored ExecuTorch breakdown of a batch of 100 (``eodrec bench device-stages``) of each
+    dataset, and the command for each missing one. With ``smoke`` the toy shapes are timed on
+    the spot (a few calls), where ExecuTorch is installed."""
+    import importlib.util
+    import json
+
+    from eodrec.bench.device_stages import bench_device_stages, stages_path
+    from eodrec.store import results_root
+
+    if page.profile == "smoke":
+        if not importlib.util.find_spec("executorch"):
+            return [], ["pip install -e '.[device]'  # ExecuTorch, for the device stages"]
+        return [bench_device_stages("toy", page.data_dir, steps=3, warmup=1, malloc=False)], []
+    found, missing = [], []
+    for dataset in page.datasets:
+        path = stages_path(results_root(page.profile), dataset, page.profile)
+        if path.exists():
+            found.append(json.loads(path.read_text()))
+        else:
+            missing.append(f"eodrec bench device-stages --dataset {dataset}")
+    return found, missing
+
+
 def page_results(page: Page) -> list[dict]:
     """Every stored result of the page's profile (smoke: the ones trained on the spot)."""
     return [r for r in page_store(page).runs() if r["profile"] == page.profile]

@@ -149,3 +149,43 @@ def scoring_table(bench: dict) -> pd.DataFrame:
         for s in bench["scoring"]
     ]
     return pd.DataFrame(rows)
+
+
+STAGE_GOAL = 1.5  # the batch-of-100 goal: the student this many times faster than the teacher
+
+
+def stages_table(bench: dict) -> pd.DataFrame:
+    """A batch of 100 on ExecuTorch (``eodrec bench device-stages``), per model: milliseconds in
+    the encoder, the scoring and the top-20, what is left, and the whole bundle."""
+    rows = [
+        {
+            "model": model,
+            **{f"{stage} (ms)": ms for stage, ms in stages.items()},
+            "bundle (ms)": bench["median_ms"][f"{model} bundle"],
+        }
+        for model, stages in bench["stages_ms"].items()
+    ]
+    return pd.DataFrame(rows).rename(columns={"rest (ms)": "other (ms)"})
+
+
+def stages_ratios(bench: dict) -> pd.DataFrame:
+    """The teacher's time over the student's: as measured (whole bundle, without the top-20,
+    scoring alone), and the whole bundle's if the student's scoring took no time (its ceiling
+    with any faster scoring), each beside the batch-of-100 goal where it applies."""
+    ms, student = bench["median_ms"], bench["stages_ms"]["Student"]
+    ratios = {
+        **{f"measured: {name}": value for name, value in bench["teacher_over_student"].items()},
+        "if the student's scoring took no time: bundle": ms["Teacher bundle"]
+        / (ms["Student bundle"] - student["scoring"]),
+    }
+    return pd.DataFrame(
+        [
+            {
+                "teacher over student": name,
+                "times faster": value,
+                "goal": STAGE_GOAL if name.endswith("bundle") else None,
+                "goal met": value >= STAGE_GOAL if name.endswith("bundle") else None,
+            }
+            for name, value in ratios.items()
+        ]
+    )
