@@ -121,7 +121,6 @@ def latency_results(page: Page) -> tuple[list[dict], list[str]]:
     profile, and the command for each missing one. With ``smoke`` the toy runs (trained on the
     spot) are timed on the spot: a few calls, eager and, when installed, ExecuTorch."""
     import importlib.util
-    import json
 
     from eodrec.latency import bench_latency, latency_path
     from eodrec.store import results_root
@@ -143,14 +142,9 @@ def latency_results(page: Page) -> tuple[list[dict], list[str]]:
             for dataset in page.datasets
         ]
         return benches, []
-    found, missing = [], []
-    for dataset in page.datasets:
-        path = latency_path(results_root(page.profile), dataset, page.profile)
-        if path.exists():
-            found.append(json.loads(path.read_text()))
-        else:
-            missing.append(f"eodrec bench latency --dataset {dataset} --profile {page.profile}")
-    return found, missing
+    return _stored_benches(
+        page, latency_path, lambda d: f"eodrec bench latency --dataset {d} --profile {page.profile}"
+    )
 
 
 def device_stage_results(page: Page) -> tuple[list[dict], list[str]]:
@@ -158,22 +152,30 @@ def device_stage_results(page: Page) -> tuple[list[dict], list[str]]:
     dataset, and the command for each missing one. With ``smoke`` the toy shapes are timed on
     the spot (a few calls), where ExecuTorch is installed."""
     import importlib.util
-    import json
 
     from eodrec.bench.device_stages import bench_device_stages, stages_path
-    from eodrec.store import results_root
 
     if page.profile == "smoke":
         if not importlib.util.find_spec("executorch"):
             return [], ["pip install -e '.[device]'  # ExecuTorch, for the device stages"]
         return [bench_device_stages("toy", page.data_dir, steps=3, warmup=1, malloc=False)], []
+    return _stored_benches(page, stages_path, lambda d: f"eodrec bench device-stages --dataset {d}")
+
+
+def _stored_benches(page: Page, path_of, command_of) -> tuple[list[dict], list[str]]:
+    """The benchmark stored at ``path_of(results, dataset, profile)`` for each dataset of the
+    page, and ``command_of(dataset)`` for each missing one."""
+    import json
+
+    from eodrec.store import results_root
+
     found, missing = [], []
     for dataset in page.datasets:
-        path = stages_path(results_root(page.profile), dataset, page.profile)
+        path = path_of(results_root(page.profile), dataset, page.profile)
         if path.exists():
             found.append(json.loads(path.read_text()))
         else:
-            missing.append(f"eodrec bench device-stages --dataset {dataset}")
+            missing.append(command_of(dataset))
     return found, missing
 
 
