@@ -95,3 +95,12 @@ def test_the_finding_says_below_when_a_model_beats_recency():
     text = repeat_finding(frame)
     assert "below the best model of Table 3 (Teacher, 45.00)." in text
     assert "of test targets" not in text  # no split stored: no share stated
+
+
+def test_of_two_runs_with_one_name_the_row_is_the_one_better_on_validation():
+    kmeans = {**_student("student+repeat", "distill-codes", 0.45), "dataset": "retailrocket"}
+    hashing = {**_student("student+repeat", "distill-codes", 0.40), "dataset": "retailrocket"}
+    kmeans["valid_metrics"] = {"NDCG@10": 0.30}
+    hashing["valid_metrics"] = {"NDCG@10": 0.31}  # better on validation, worse on test
+    frame = split_table([kmeans, hashing])
+    assert len(frame) == 1 and frame["P@10"].iloc[0] == 40.0
