@@ -12,6 +12,7 @@ import html
 
 import pandas as pd
 
+from eodrec.book.results import BASELINE_BACKBONES
 from eodrec.book.tables.compare import dataset_name
 from eodrec.book.tables.student_runs import is_paper_student
 from eodrec.book.tables.table3_methods import METHOD_NAMES, TABLE3_METHODS
@@ -29,6 +30,11 @@ REPEATED = {
     "Teacher + repeat": "the teacher's",
     f"{RECIPE_LABEL} + repeat": "this project's student's",
 }
+# Every model of Table 3 with the repeat mechanism: the rows of page 03's split table.
+REPEAT_RUNS = [
+    *[(kind, ["repeat=true"]) for kind in ("teacher", "odrec", "student")],
+    *[("teacher", [f"backbone={name}", "repeat=true"]) for name in BASELINE_BACKBONES],
+]
 # The runs the intro's finding adds to Table 3's: the simple baselines, and the teacher and this
 # project's chosen student recipe without it and, with it, each of the recipe's two code kinds
 # (the row shown is the one better on validation: :func:`split_table`).
