@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from eodrec.device_ops import load_runtime_kernels
 from eodrec.export import (
     BATCHES,
     EXAMPLE_BATCH,
@@ -47,14 +48,17 @@ class Bundle:
         return call(items)
 
 
-def load_executorch(path: Path) -> Bundle:
-    """Every method of a saved ExecuTorch program, ready to run."""
+def load_executorch(path: Path, ops: str = "aten") -> Bundle:
+    """Every method of a saved ExecuTorch program, ready to run; a program exported with
+    ``ops="eodrec"`` needs this package's kernels loaded first (:mod:`eodrec.device_ops`)."""
     try:
         from executorch.runtime import Runtime
     except ImportError:
         raise ExportError(f"ExecuTorch is not installed; {INSTALL_HINT}") from None
     if not Path(path).exists():
         raise ExportError(f"no ExecuTorch program at {path}; write one with `eodrec export`")
+    if ops == "eodrec":
+        load_runtime_kernels()
     program = Runtime.get().load_program(str(path))
     calls = {}
     for name in program.method_names:
@@ -88,12 +92,14 @@ def load_onnx(paths: dict[int, Path], threads: int = 1) -> Bundle:
     return Bundle(calls)
 
 
-def load_bundle(stem: Path, fmt: str, buckets: Sequence[int] = (), threads: int = 1) -> Bundle:
+def load_bundle(
+    stem: Path, fmt: str, buckets: Sequence[int] = (), threads: int = 1, ops: str = "aten"
+) -> Bundle:
     """The bundle saved at ``stem`` (:func:`eodrec.export.save_bundle`) in format ``fmt``; an
     ONNX bundle is loaded at ``buckets``, one file each."""
     files = bundle_files(fmt, buckets)
     if fmt == "executorch":
-        return load_executorch(Path(f"{stem}{SUFFIXES[fmt]}"))
+        return load_executorch(Path(f"{stem}{SUFFIXES[fmt]}"), ops)
     return load_onnx({length: Path(f"{stem}{end}") for length, end in files.items()}, threads)
 
 

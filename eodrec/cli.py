@@ -27,6 +27,7 @@ def main(argv: list[str] | None = None) -> int:
     from eodrec.book.serve import ServeError
     from eodrec.checkpoint import CheckpointError
     from eodrec.data import DataError
+    from eodrec.device_ops import DeviceOpsError
     from eodrec.export import ExportError
     from eodrec.store import StoreError
 
@@ -43,6 +44,7 @@ def main(argv: list[str] | None = None) -> int:
         CheckpointError,
         StoreError,
         ExportError,
+        DeviceOpsError,
         ServeError,
         ValueError,
     ) as error:
@@ -221,6 +223,9 @@ def _add_export(commands) -> None:
     )
     export.add_argument(
         "--buckets", type=int, nargs="*", default=None, help="session lengths (default: 8, 16, ...)"
+    )
+    export.add_argument(
+        "--ops", default="aten", help="aten, or eodrec: this package's C++ kernels (executorch)"
     )
     _add_common(export)
     export.set_defaults(handler=_export)
@@ -425,7 +430,7 @@ def _export(args: argparse.Namespace) -> int:
 
     manifest = export_run(
         args.run, args.format, args.out, args.scoring, args.buckets,
-        results=args.results, data_dir=args.data_dir, cache_dir=args.cache_dir,
+        results=args.results, data_dir=args.data_dir, cache_dir=args.cache_dir, ops=args.ops,
     )  # fmt: skip
     print(json.dumps({k: v for k, v in manifest.items() if k != "provenance"}, indent=2))
     return 0

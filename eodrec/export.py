@@ -29,6 +29,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from eodrec import device_ops
 from eodrec.atomic import atomic_path
 from eodrec.data.batch import Batch
 from eodrec.metrics import PADDING_ID
@@ -40,6 +41,9 @@ SUFFIXES = {"executorch": ".pte", "onnx": ".onnx"}
 # "model": the model's own scoring (factorized by codebook for the student); "dense": every
 # item's embedding first, then one product with the (|V|, N) table, as the paper's student.
 SCORINGS = ("model", "dense")
+# "aten": PyTorch's own operators only; "eodrec": the student's scoring and the top-k by this
+# package's operators (:mod:`eodrec.device_ops`), whose ExecuTorch kernels are built from C++.
+OPS = ("aten", "eodrec")
 EXAMPLE_BATCH = 100  # the paper's unit: prediction time per 100 sessions
 BATCHES = (1, EXAMPLE_BATCH)  # one request, and the paper's batch
 SMALLEST_BUCKET = 8  # about the mean session length of Tmall and RetailRocket
@@ -61,24 +65,33 @@ class CodeScores(nn.Module):
     each item then looks up one row per pair, half as many. A pair is worth it when K^2 is
     below the item count. Lookups are ``embedding`` calls (``index_select``, broadcast adds and
     per-call conversion of ``uint8`` codes run in slower kernels). The rows are stored once as
-    ``int32``, 4 bytes per lookup."""
+    ``int32``, 4 bytes per lookup.
 
-    def __init__(self, table: CompositionalItemTable) -> None:
+    With ``ops="eodrec"`` the lookups and sums are one call of ``eodrec::code_scores``, each
+    item's M rows stored together, and no pairs."""
+
+    def __init__(self, table: CompositionalItemTable, ops: str = "aten") -> None:
         super().__init__()
         codebooks = table.codebooks
         codes = table.codes.long()  # (n_items + 1, M)
         M, K = codebooks.n_codebooks, codebooks.n_codewords
-        self.paired = M > 1 and K * K < codes.shape[0]
+        self.ops = ops
+        self.paired = ops == "aten" and M > 1 and K * K < codes.shape[0]
         if self.paired:
             rows, sum_rows = _paired_rows(codes, M, K)
             self.register_buffer("sum_rows", sum_rows.T.contiguous().to(torch.int32))
         else:
             rows = codes + codebooks.offsets()  # (n_items + 1, M) rows of A
-        self.register_buffer("rows", rows.T.contiguous().to(torch.int32))  # one lookup a row
+        # aten: one lookup per row of ``rows``; eodrec: each item's M rows together, as the
+        # kernel reads them
+        layout = rows if ops == "eodrec" else rows.T
+        self.register_buffer("rows", layout.contiguous().to(torch.int32))
         self.codewords = codebooks.codewords  # (M*K, N), shared with the model
 
     def forward(self, session_vectors: torch.Tensor) -> torch.Tensor:
         per_row = self.codewords @ session_vectors.T  # (M*K, B): A theta
+        if self.ops == "eodrec":
+            return device_ops.code_scores(per_row, self.rows)
         if self.paired:
             zero_row = F.pad(per_row, (0, 0, 0, 1))  # an odd codebook's rows pair with it
             per_row = _sum_of_lookups(self.sum_rows, zero_row)
@@ -114,18 +127,23 @@ def _paired_rows(codes: torch.Tensor, M: int, K: int) -> tuple[torch.Tensor, tor
 class DeviceModel(nn.Module):
     """Padded item ids (B, L) -> (scores (B, k), item ids (B, k)) of the top-k items."""
 
-    def __init__(self, model: SessionRecommender, k: int = 20, scoring: str = "model") -> None:
+    def __init__(
+        self, model: SessionRecommender, k: int = 20, scoring: str = "model", ops: str = "aten"
+    ) -> None:
         super().__init__()
         if not 1 <= k <= model.n_items:
             raise ValueError(f"k must be in [1, {model.n_items}], got {k}")
         if scoring not in SCORINGS:
             raise ValueError(f"scoring must be one of {SCORINGS}, got {scoring!r}")
+        if ops not in OPS:
+            raise ValueError(f"ops must be one of {OPS}, got {ops!r}")
         self.model = model.eval()
         self.k = k
         self.scoring = scoring
+        self.ops = ops
         table = model.item_table
         factorized = isinstance(table, CompositionalItemTable) and not table.mixing
-        self.code_scores = CodeScores(table) if factorized and scoring == "model" else None
+        self.code_scores = CodeScores(table, ops) if factorized and scoring == "model" else None
 
     def forward(self, items: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         return self.top(self.scores(items))
@@ -148,6 +166,9 @@ class DeviceModel(nn.Module):
 
     def top(self, scores: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """The k best items of ``scores`` (B, n_items + 1), never the padding."""
+        if self.ops == "eodrec":
+            ids = device_ops.top_k(scores, self.k, PADDING_ID + 1)
+            return scores.gather(1, ids), ids
         values, columns = scores[:, PADDING_ID + 1 :].topk(self.k, dim=1)
         return values, columns + PADDING_ID + 1  # a plain tuple: runtimes return no namedtuples
 
@@ -197,21 +218,27 @@ def method_name(batch: int, length: int) -> str:
     return f"b{batch}_l{length}"
 
 
-def _frozen(model: SessionRecommender, k: int, scoring: str, buckets: Sequence[int]):
+def _frozen(
+    model: SessionRecommender, k: int, scoring: str, buckets: Sequence[int], ops: str = "aten"
+):
     """``DeviceModel`` of a frozen copy of ``model`` (the caller's model is kept)."""
     check_exportable(model)
     if not buckets or min(buckets) < 1:
         raise ExportError(f"bucket lengths must be positive, got {list(buckets)}")
-    return DeviceModel(copy.deepcopy(model).requires_grad_(False), k, scoring)
+    return DeviceModel(copy.deepcopy(model).requires_grad_(False), k, scoring, ops)
 
 
 def to_executorch(
-    model: SessionRecommender, buckets: Sequence[int], k: int = 20, scoring: str = "model"
+    model: SessionRecommender,
+    buckets: Sequence[int],
+    k: int = 20,
+    scoring: str = "model",
+    ops: str = "aten",
 ) -> bytes:
-    """The ExecuTorch program (``.pte`` bytes) of ``DeviceModel(model, k, scoring)``: one method
-    per batch of :data:`BATCHES` and length of ``buckets``, lowered to XNNPACK where it can
-    run; the methods share one copy of each constant."""
-    device_model = _frozen(model, k, scoring, buckets)
+    """The ExecuTorch program (``.pte`` bytes) of ``DeviceModel(model, k, scoring, ops)``: one
+    method per batch of :data:`BATCHES` and length of ``buckets``, lowered to XNNPACK where it
+    can run; the methods share one copy of each constant."""
+    device_model = _frozen(model, k, scoring, buckets, ops)
     with torch.no_grad():
         programs = {
             method_name(batch, length): torch.export.export(
@@ -287,11 +314,15 @@ def export_model(
     buckets: Sequence[int],
     k: int = 20,
     scoring: str = "model",
+    ops: str = "aten",
 ) -> dict[str, bytes]:
-    """The bundle of ``model`` in format ``fmt`` as {file-name ending: bytes}."""
+    """The bundle of ``model`` in format ``fmt`` as {file-name ending: bytes}; ``ops="eodrec"``
+    (:data:`OPS`) only for ExecuTorch, which runs this package's kernels."""
     files = bundle_files(fmt, buckets)
     if fmt == "executorch":
-        return {files[None]: to_executorch(model, buckets, k, scoring)}
+        return {files[None]: to_executorch(model, buckets, k, scoring, ops)}
+    if ops != "aten":
+        raise ExportError(f"ops={ops!r} needs the executorch format; ONNX runs aten ops only")
     return {ending: to_onnx(model, length, k, scoring) for length, ending in files.items()}
 
 
@@ -317,6 +348,7 @@ def export_run(
     results: Path | None = None,
     data_dir: Path | None = None,
     cache_dir: Path | None = None,
+    ops: str = "aten",
 ) -> dict:
     """Write the bundle of stored run ``run_id`` into ``out_dir`` beside a ``.json`` manifest
     (what it is, its bytes beside the dense table's, the run's compression, provenance), and
@@ -335,8 +367,9 @@ def export_run(
             f"train ... --rerun` or point --cache-dir at the machine's checkpoints"
         ) from None
     buckets = tuple(buckets or buckets_for(max(len(s) for s in run.splits["test"].sequences)))
-    files = export_model(run.model, fmt, buckets, k, scoring)
-    stem = Path(out_dir) / (run_id + ("-dense" if scoring == "dense" else ""))
+    files = export_model(run.model, fmt, buckets, k, scoring, ops)
+    suffix = ("-dense" if scoring == "dense" else "") + ("-eodrec-ops" if ops == "eodrec" else "")
+    stem = Path(out_dir) / (run_id + suffix)
     paths = save_bundle(files, stem)
     result = run.result
     manifest = {
@@ -346,6 +379,7 @@ def export_run(
         "profile": result["profile"],
         "format": fmt,
         "scoring": scoring,
+        "ops": ops,
         "buckets": list(buckets),
         "batches": list(BATCHES),
         "k": k,

@@ -9,6 +9,10 @@ fourth program is the top-20 alone, on the teacher's scores. The programs take t
 batch (:func:`~eodrec.bench.timing.round_robin`), so each sees the same machine load, and each
 stage is the difference of two programs. The models have their initial weights (the times
 depend on shapes, not values) and the ``quick`` shapes (``smoke`` for ``toy``).
+
+Each model is measured with PyTorch's operators and again with this package's
+(:mod:`eodrec.device_ops`: the student's scoring and the top-20 as C++ kernels), in the same
+run; a machine without a C++ compiler measures the first only and says why.
 """
 
 from __future__ import annotations
@@ -21,8 +25,10 @@ from torch import nn
 from eodrec.bench.timing import median_ms, round_robin
 from eodrec.config import make_config
 from eodrec.data.splits import load_splits
+from eodrec.device_ops import DeviceOpsError, load_runtime_kernels
 from eodrec.export import (
     EXAMPLE_BATCH,
+    OPS,
     DeviceModel,
     bucket_of,
     buckets_for,
@@ -36,6 +42,7 @@ from eodrec.provenance import provenance
 from eodrec.store import atomic_write_json, default_results_dir
 
 MODELS = {"Teacher": ("teacher", []), "Student": ("student", [])}
+OPS_LABELS = {"aten": "", "eodrec": " (eodrec ops)"}  # a model's label with each op set
 STAGES = {"encoder": "encode", "scores": "scores", "bundle": "forward"}  # program: stage
 PROGRAMS = tuple(STAGES)
 
@@ -111,11 +118,15 @@ def bench_device_stages(
     lengths = sorted(len(s) for s in sequences)
     length = bucket_of(lengths[len(lengths) // 2], buckets_for(lengths[-1]))
     batches = _batches(sequences, length, warmup + steps)
-    devices = {
-        label: DeviceModel(
-            build_model(make_config(experiment, dataset, profile, overrides), data.n_items), TOP_K
-        ).requires_grad_(False)
+    ops_sets, skipped = _ops_sets()
+    models = {
+        label: build_model(make_config(experiment, dataset, profile, overrides), data.n_items)
         for label, (experiment, overrides) in MODELS.items()
+    }
+    labels = {(model, ops): model + OPS_LABELS[ops] for ops in ops_sets for model in MODELS}
+    devices = {
+        label: DeviceModel(models[model], TOP_K, ops=ops).requires_grad_(False)
+        for (model, ops), label in labels.items()
     }
     modules = {
         f"{label} {program}": _Stage(device, STAGES[program])
@@ -129,13 +140,18 @@ def bench_device_stages(
             name: float((calls[name](batches[0])[0] - module(batches[0])[0]).abs().max())
             for name, module in modules.items()
         }
-    top = _method(_Stage(devices["Teacher"], "top"), teacher_scores[0])
     steps_by_name = {name: (lambda pair, call=call: call(pair[0])) for name, call in calls.items()}
-    steps_by_name["top-20"] = lambda pair: top(pair[1])
+    for ops in ops_sets:
+        top = _method(_Stage(devices["Teacher" + OPS_LABELS[ops]], "top"), teacher_scores[0])
+        steps_by_name["top-20" + OPS_LABELS[ops]] = lambda pair, top=top: top(pair[1])
     pairs = list(zip(batches, teacher_scores, strict=True))  # cycled if the bucket has few
     turns = [pairs[i % len(pairs)] for i in range(warmup + steps)]
     medians = median_ms(round_robin(steps_by_name, turns, warmup))
-    stages = {label: _stages(medians, label) for label in devices}
+    stages = {
+        label: _stages(medians, label, "top-20" + OPS_LABELS[ops])
+        for (_, ops), label in labels.items()
+    }
+    ratios = {ops: _ratios(medians, stages, OPS_LABELS[ops]) for ops in ops_sets}
     return {
         "benchmark": "device-stages",
         "dataset": dataset,
@@ -151,22 +167,39 @@ def bench_device_stages(
         "max_abs_difference_from_eager": differences,  # of the scores (top-20 values)
         "median_ms": medians,
         "stages_ms": stages,
-        "teacher_over_student": {
-            "bundle": medians["Teacher bundle"] / medians["Student bundle"],
-            "without top-20": medians["Teacher scores"] / medians["Student scores"],
-            "scoring alone": stages["Teacher"]["scoring"] / stages["Student"]["scoring"],
-        },
+        "teacher_over_student": ratios,  # by op set
+        "ops_skipped": skipped,
         "provenance": provenance(profile, data.checksums),
     }
 
 
-def _stages(medians: dict[str, float], label: str) -> dict[str, float]:
+def _ops_sets() -> tuple[tuple[str, ...], str | None]:
+    """The op sets this machine can measure, and why the others are skipped (None: none)."""
+    try:
+        load_runtime_kernels()
+    except DeviceOpsError as error:
+        return ("aten",), str(error)
+    return OPS, None
+
+
+def _stages(medians: dict[str, float], label: str, top_program: str) -> dict[str, float]:
     """A model's stages as differences of its programs; ``rest`` is what the bundle spends
     beyond its scores and the top-20 measured alone (copies, slicing, timing noise)."""
     encoder, scores, bundle = (medians[f"{label} {program}"] for program in PROGRAMS)
+    top = medians[top_program]
     return {
         "encoder": encoder,
         "scoring": scores - encoder,
-        "top-20": medians["top-20"],
-        "rest": bundle - scores - medians["top-20"],
+        "top-20": top,
+        "rest": bundle - scores - top,
+    }
+
+
+def _ratios(medians: dict, stages: dict, suffix: str) -> dict[str, float]:
+    """The teacher's time over the student's, both with the op set of label ``suffix``."""
+    teacher, student = "Teacher" + suffix, "Student" + suffix
+    return {
+        "bundle": medians[f"{teacher} bundle"] / medians[f"{student} bundle"],
+        "without top-20": medians[f"{teacher} scores"] / medians[f"{student} scores"],
+        "scoring alone": stages[teacher]["scoring"] / stages[student]["scoring"],
     }

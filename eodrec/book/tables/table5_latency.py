@@ -169,18 +169,23 @@ def stages_table(bench: dict) -> pd.DataFrame:
 
 
 def stages_ratios(bench: dict) -> pd.DataFrame:
-    """The teacher's time over the student's: as measured (whole bundle, without the top-20,
-    scoring alone), and the whole bundle's if the student's scoring took no time (its ceiling
-    with any faster scoring), each beside the batch-of-100 goal where it applies."""
-    ms, student = bench["median_ms"], bench["stages_ms"]["Student"]
-    ratios = {
-        **{f"measured: {name}": value for name, value in bench["teacher_over_student"].items()},
-        "if the student's scoring took no time: bundle": ms["Teacher bundle"]
-        / (ms["Student bundle"] - student["scoring"]),
-    }
-    return pd.DataFrame(
-        [
+    """The teacher's time over the student's with each op set: as measured (whole bundle,
+    without the top-20, scoring alone), and the whole bundle's if the student's scoring took no
+    time (its ceiling with any faster scoring), each beside the batch-of-100 goal where it
+    applies."""
+    from eodrec.bench.device_stages import OPS_LABELS
+
+    ms, rows = bench["median_ms"], []
+    for ops, measured in bench["teacher_over_student"].items():
+        teacher, student = "Teacher" + OPS_LABELS[ops], "Student" + OPS_LABELS[ops]
+        free = ms[f"{student} bundle"] - bench["stages_ms"][student]["scoring"]
+        ratios = {
+            **{f"measured: {name}": value for name, value in measured.items()},
+            "if the student's scoring took no time: bundle": ms[f"{teacher} bundle"] / free,
+        }
+        rows += [
             {
+                "ops": ops,
                 "teacher over student": name,
                 "times faster": value,
                 "goal": STAGE_GOAL if name.endswith("bundle") else None,
@@ -188,4 +193,4 @@ def stages_ratios(bench: dict) -> pd.DataFrame:
             }
             for name, value in ratios.items()
         ]
-    )
+    return pd.DataFrame(rows)
