@@ -68,7 +68,7 @@ class CodeScores(nn.Module):
     ``int32``, 4 bytes per lookup.
 
     With ``ops="eodrec"`` the lookups and sums are one call of ``eodrec::code_scores``, each
-    item's M rows stored together, and no pairs."""
+    item's M rows stored together, and no pairs; :meth:`top` scores and ranks in one pass."""
 
     def __init__(self, table: CompositionalItemTable, ops: str = "aten") -> None:
         super().__init__()
@@ -96,6 +96,11 @@ class CodeScores(nn.Module):
             zero_row = F.pad(per_row, (0, 0, 0, 1))  # an odd codebook's rows pair with it
             per_row = _sum_of_lookups(self.sum_rows, zero_row)
         return _sum_of_lookups(self.rows, per_row).T  # (B, n_items + 1)
+
+    def top(self, session_vectors: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """The k best items' (scores, ids) by ``eodrec::code_top_k``, never the padding."""
+        per_row = self.codewords @ session_vectors.T
+        return device_ops.code_top_k(per_row, self.rows, k, PADDING_ID + 1)
 
 
 def _sum_of_lookups(rows: torch.Tensor, table: torch.Tensor) -> torch.Tensor:
@@ -146,6 +151,8 @@ class DeviceModel(nn.Module):
         self.code_scores = CodeScores(table, ops) if factorized and scoring == "model" else None
 
     def forward(self, items: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        if self.ops == "eodrec" and self.code_scores is not None:  # one pass, no (B, V) scores
+            return self.code_scores.top(self.encode(items), self.k)
         return self.top(self.scores(items))
 
     def encode(self, items: torch.Tensor) -> torch.Tensor:

@@ -29,7 +29,8 @@ CONFIG = BackboneConfig(dim=16, n_heads=1, dropout=0.0)
 
 class _Ops(torch.nn.Module):
     def forward(self, partial, rows, scores):
-        return device_ops.code_scores(partial, rows), device_ops.top_k(scores, 5, 1)
+        values, ids = device_ops.code_top_k(partial, rows, 5, 1)
+        return device_ops.code_scores(partial, rows), device_ops.top_k(scores, 5, 1), values, ids
 
 
 def _run_on_executorch(module, *inputs):
@@ -46,9 +47,16 @@ def test_the_kernels_compute_what_the_pytorch_definitions_do():
     scores = torch.randn(3, 150)
     scores[0, 1:] = 0.0  # all tied: the lower columns win
     scores[1, 0] = 99.0  # column 0 (the padding) is never a candidate
-    got_scores, got_ids = _run_on_executorch(_Ops(), partial, rows, scores)
+    partial[23] = 100.0
+    rows[[130, 10, 120]] = 23  # a three-way tie at the top: the lower ids first
+    got_scores, got_ids, fused_values, fused_ids = _run_on_executorch(_Ops(), partial, rows, scores)
     by_definition = partial[rows.long()].sum(dim=1).T  # item v: sum of its rows of partial
     assert torch.allclose(got_scores, by_definition, atol=1e-6)
+    # one pass, no scores written: the same top-5 of columns 1.. as ranking the scores
+    expected_values, _ = by_definition[:, 1:].topk(5)
+    assert torch.allclose(fused_values, expected_values, atol=1e-5)
+    assert torch.allclose(by_definition.gather(1, fused_ids), fused_values, atol=1e-5)
+    assert fused_ids[:, :3].tolist() == [[10, 120, 130]] * 3
     assert got_ids[0].tolist() == [1, 2, 3, 4, 5]
     expected = scores[1:, 1:].topk(5).indices + 1
     assert torch.equal(got_ids[1:], expected)  # no ties among random scores

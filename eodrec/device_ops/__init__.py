@@ -8,14 +8,16 @@ with its table (``eodrec bench device-stages``). Two operators replace them:
 * ``eodrec::code_scores(partial (P, B), rows (V, M) int32) -> (B, V)``: item v's score is the
   sum of its M rows of ``partial``, the session vectors' products with every codeword;
 * ``eodrec::top_k(scores (B, C), k, start) -> (B, k) int64``: the columns of the k best scores
-  among columns ``start`` and after, best first, ties to the lower column.
+  among columns ``start`` and after, best first, ties to the lower column;
+* ``eodrec::code_top_k(partial, rows, k, start) -> (values, ids)``: both at once, in one pass
+  that never writes the (B, V) scores: the student's whole ranking.
 
 Each is defined here for ``torch.export`` with a PyTorch implementation (eager PyTorch runs it;
 it is the reference the tests hold the kernel to) and an out variant for ExecuTorch, whose
-kernels are C++ (``kernels.cpp``). :func:`load_runtime_kernels` compiles that file once per
-source and ExecuTorch version into the cache (a C++ compiler is needed, as for any native
-extension) and loads it into the running ExecuTorch, which must happen before a program that
-uses them is loaded.
+kernels are C++ (``kernels.cpp``, its arithmetic in ``ranking.h``). :func:`load_runtime_kernels`
+compiles them once per source and ExecuTorch version into the cache (a C++ compiler is needed,
+as for any native extension; ``-march=native``, for the machine that runs them) and loads them
+into the running ExecuTorch, which must happen before a program that uses them is loaded.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from eodrec.atomic import atomic_path
 from eodrec.checkpoint import default_cache_dir
 
 SOURCE = Path(__file__).with_name("kernels.cpp")
+HEADERS = (Path(__file__).with_name("ranking.h"),)
 COMPILERS = ("c++", "g++", "clang++")
 
 
@@ -47,6 +50,12 @@ def _top_k(scores: torch.Tensor, k: int, start: int) -> torch.Tensor:
     # topk orders exact ties as it likes; the kernel takes the lower column. Both are "the
     # same top-k up to ties" (eodrec.latency.same_topk), which is what bundles are held to.
     return scores[:, start:].topk(k, dim=1).indices + start
+
+
+def _code_top_k(partial: torch.Tensor, rows: torch.Tensor, k: int, start: int):
+    scores = _code_scores(partial, rows)
+    ids = _top_k(scores, k, start)
+    return scores.gather(1, ids), ids
 
 
 def _define() -> torch.library.Library:
@@ -65,6 +74,14 @@ def _define() -> torch.library.Library:
             return out.copy_(function(*args))
 
         library.impl(f"{name}.out", out_variant, "CompositeExplicitAutograd")
+    library.define("code_top_k(Tensor partial, Tensor rows, int k, int start) -> (Tensor, Tensor)")
+    library.define(
+        "code_top_k.out(Tensor partial, Tensor rows, int k, int start, *, Tensor(a!) values, "
+        "Tensor(b!) ids) -> (Tensor(a!), Tensor(b!))"
+    )
+    library.impl("code_top_k", _code_top_k, "CompositeExplicitAutograd")
+    library.impl("code_top_k.out", _code_top_k_out, "CompositeExplicitAutograd")
+    torch.library.register_fake("eodrec::code_top_k", _fake_code_top_k, lib=library)
     torch.library.register_fake("eodrec::code_scores", _fake_code_scores, lib=library)
     torch.library.register_fake("eodrec::top_k", _fake_top_k, lib=library)
     return library
@@ -74,6 +91,15 @@ def _fake_code_scores(partial: torch.Tensor, rows: torch.Tensor) -> torch.Tensor
     return partial.new_empty(partial.shape[1], rows.shape[0])
 
 
+def _code_top_k_out(partial, rows, k, start, *, values, ids):
+    best, columns = _code_top_k(partial, rows, k, start)
+    return values.copy_(best), ids.copy_(columns)
+
+
+def _fake_code_top_k(partial: torch.Tensor, rows: torch.Tensor, k: int, start: int):
+    return partial.new_empty(partial.shape[1], k), _fake_top_k(partial.T, k, start)
+
+
 def _fake_top_k(scores: torch.Tensor, k: int, start: int) -> torch.Tensor:
     return scores.new_empty(scores.shape[0], k, dtype=torch.int64)
 
@@ -81,6 +107,7 @@ def _fake_top_k(scores: torch.Tensor, k: int, start: int) -> torch.Tensor:
 _LIBRARY = _define()  # once per process, on import
 code_scores = torch.ops.eodrec.code_scores
 top_k = torch.ops.eodrec.top_k
+code_top_k = torch.ops.eodrec.code_top_k
 
 _loaded: set[Path] = set()
 
@@ -121,7 +148,8 @@ def runtime_library(cache_dir: Path | None = None) -> Path:
 
     et = _executorch_dir()
     compiler = next((c for c in COMPILERS if shutil.which(c)), None)
-    key = hashlib.sha256(SOURCE.read_bytes() + version("executorch").encode()).hexdigest()[:16]
+    sources = b"".join(path.read_bytes() for path in (SOURCE, *HEADERS))
+    key = hashlib.sha256(sources + version("executorch").encode()).hexdigest()[:16]
     target = Path(cache_dir or default_cache_dir()) / "device_ops" / f"kernels-{key}.so"
     if target.exists():
         return target
