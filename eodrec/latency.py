@@ -14,8 +14,11 @@ and writes its top-20s. The parent checks them against eager PyTorch's on every 
 to the longest test session, tie-aware (:func:`same_topk`): identical codes give exactly tied
 scores, and runtimes order ties differently. The student is measured twice: scoring by
 codebook (:class:`~eodrec.export.CodeScores`) and dense (rebuild the table, then one product),
-as the paper's student scores. :func:`bench_scoring` times scoring alone. The stored simple
-baselines are timed in the same run, on numpy (:mod:`eodrec.latency_baselines`).
+as the paper's student scores. The teacher and the student are measured once more on
+ExecuTorch with this package's kernels (:mod:`eodrec.device_ops`: the top-20, and the student's
+scoring fused with it), as ``Teacher (eodrec ops)`` and ``Student (eodrec ops)``.
+:func:`bench_scoring` times scoring alone. The stored simple baselines are timed in the same
+run, on numpy (:mod:`eodrec.latency_baselines`).
 
 Timings compare only within one run on one machine; the paper's seconds come from an Android
 emulator, so the book compares ratios.
@@ -46,6 +49,7 @@ from eodrec.checkpoint import (
     save_checkpoint,
 )
 from eodrec.config import ExperimentConfig, ParameterError, make_config
+from eodrec.device_ops import unavailable_reason
 from eodrec.export import (
     DeviceModel,
     ExportError,
@@ -78,6 +82,8 @@ LATENCY_MODELS = (
     ("Student", ("student", []), "model"),
     ("distill-codes", ("student", list(CHOSEN_RECIPE)), "model"),  # this project's recipe
 )
+KERNEL_MODELS = ("Teacher", "Student")  # also measured with eodrec's kernels, on ExecuTorch
+KERNEL_SUFFIX = " (eodrec ops)"
 
 
 @dataclass(frozen=True)
@@ -90,6 +96,7 @@ class Cell:
     n_items: int
     runtime: str
     scoring: str
+    ops: str
     bundle: str | None
     buckets: list[int]
     checkpoint: str
@@ -173,9 +180,10 @@ def bench_latency(
     data, splits = load_splits(data_config, data_dir)
     test = [list(s) for s in splits.test.sequences]
     longest = max(len(s) for s in test)
+    kernels_skipped = unavailable_reason(cache_dir) if "executorch" in runtimes else None
     bench = _ModelBench(
         work, test, buckets_for(longest), data.n_items, requests,
-        Path(cache_dir or default_cache_dir()),
+        Path(cache_dir or default_cache_dir()), kernels_skipped is None,
     )  # fmt: skip
     (work / "sessions.json").write_text(json.dumps(test))
     rows, student = [], None
@@ -209,6 +217,7 @@ def bench_latency(
         "student": student,
         "scoring": _scoring_at(student),
         "missing": missing + missing_baselines,
+        "kernels_skipped": kernels_skipped,  # why no (eodrec ops) rows, where there are none
         "wall_time_s": time.perf_counter() - start,
         "provenance": provenance(profile, data.checksums, runtimes=_runtime_versions()),
     }
@@ -245,6 +254,7 @@ class _ModelBench:
     n_items: int
     requests: int
     cache: Path
+    kernels: bool  # whether eodrec's kernels run here: the (eodrec ops) rows
 
     def load(self, config: ExperimentConfig, result: dict) -> tuple[SessionRecommender, str]:
         """The run's selected model, or its initial weights where the checkpoint is not here
@@ -263,34 +273,42 @@ class _ModelBench:
         return model, weights
 
     def rows(self, label, config, scoring, model, weights, runtimes) -> Iterator[dict]:
-        """One row per runtime: latency, memory, bundle bytes, top-20 equality."""
+        """One row per runtime: latency, memory, bundle bytes, top-20 equality; and one on
+        ExecuTorch with eodrec's kernels for :data:`KERNEL_MODELS`."""
         reference = _topk(DeviceModel(model, TOP_K, scoring), self.test)
+        cells = [(label, runtime, "aten") for runtime in runtimes]
+        if self.kernels and label in KERNEL_MODELS and "executorch" in runtimes:
+            cells.append((label + KERNEL_SUFFIX, "executorch", "eodrec"))
+        for name, runtime, ops in cells:
+            row = self._row(name, config, scoring, model, runtime, ops, reference)
+            yield {**row, "weights": weights}
+
+    def _row(self, label, config, scoring, model, runtime, ops, reference) -> dict:
+        stem, bundle_bytes = self.work / f"{config.run_id}-{scoring}-{ops}", None
+        if runtime != "eager":
+            files = export_model(model, runtime, self.buckets, TOP_K, scoring, ops)
+            save_bundle(files, stem)
+            bundle_bytes = sum(len(b) for b in files.values())
+        outputs = self.work / f"{config.run_id}-{scoring}-{ops}-{runtime}.npz"
+        cell = Cell(
+            label, config.run_id, config.to_dict(), self.n_items, runtime, scoring, ops,
+            str(stem), list(self.buckets), str(self._checkpoint(config)),
+            str(self.work / "sessions.json"), self.requests, str(outputs),
+        )  # fmt: skip
+        row = {"model": label, "run": config.run_id, "runtime": runtime, "scoring": scoring}
+        row.update(_measure_in_fresh_process(cell), bundle_bytes=bundle_bytes, ops=ops)
+        got = np.load(outputs)
         requested = request_indices(len(self.test), self.requests)
-        for runtime in runtimes:
-            stem, bundle_bytes = self.work / f"{config.run_id}-{scoring}", None
-            if runtime != "eager":
-                files = export_model(model, runtime, self.buckets, TOP_K, scoring)
-                save_bundle(files, stem)
-                bundle_bytes = sum(len(b) for b in files.values())
-            outputs = self.work / f"{config.run_id}-{scoring}-{runtime}.npz"
-            cell = Cell(
-                label, config.run_id, config.to_dict(), self.n_items, runtime, scoring,
-                str(stem), list(self.buckets), str(self._checkpoint(config)),
-                str(self.work / "sessions.json"), self.requests, str(outputs),
-            )  # fmt: skip
-            row = {"model": label, "run": config.run_id, "runtime": runtime, "scoring": scoring}
-            row.update(_measure_in_fresh_process(cell), bundle_bytes=bundle_bytes, weights=weights)
-            got = np.load(outputs)
-            batch = same_topk(*reference, got["values"], got["ids"])
-            single = same_topk(
-                reference[0][requested], reference[1][requested],
-                got["request_values"], got["request_ids"],
-            )  # fmt: skip
-            row.update(
-                topk_sessions=int(len(batch)), topk_equal=int(batch.sum()),
-                request_topk_sessions=int(len(single)), request_topk_equal=int(single.sum()),
-            )  # fmt: skip
-            yield row
+        batch = same_topk(*reference, got["values"], got["ids"])
+        single = same_topk(
+            reference[0][requested], reference[1][requested],
+            got["request_values"], got["request_ids"],
+        )  # fmt: skip
+        row.update(
+            topk_sessions=int(len(batch)), topk_equal=int(batch.sum()),
+            request_topk_sessions=int(len(single)), request_topk_equal=int(single.sum()),
+        )  # fmt: skip
+        return row
 
     def _checkpoint(self, config: ExperimentConfig) -> Path:
         return self.work / f"{config.run_id}.pt"
@@ -299,17 +317,19 @@ class _ModelBench:
 def latency_ratios(rows: list[dict]) -> list[dict]:
     """Per runtime and measure (per-request p50, batch of 100 at buckets), the headline ratios:
     OD-Rec's and the teacher's time over the student's (how many times faster the student
-    is), and dense over factorized."""
+    is), dense over factorized, and, with eodrec's kernels, the teacher's over the student's
+    (``student`` names the row divided by)."""
+    pairs = [("Student", other) for other in ("OD-Rec", "Teacher", "Student (dense)")]
+    pairs.append(("Student" + KERNEL_SUFFIX, "Teacher" + KERNEL_SUFFIX))
     ratios = []
     for runtime in dict.fromkeys(r["runtime"] for r in rows):
         for measure in ("per_request_p50_ms", "batch_ms_per_100"):
             ms = {r["model"]: r[measure] for r in rows if r["runtime"] == runtime}
-            student = ms.get("Student")
-            for other in ("OD-Rec", "Teacher", "Student (dense)"):
-                if student and other in ms:
+            for student, other in pairs:
+                if student in ms and other in ms:
                     ratios.append(
                         {"runtime": runtime, "measure": measure, "versus": other,
-                         "times_faster": ms[other] / student}
+                         "student": student, "times_faster": ms[other] / ms[student]}
                     )  # fmt: skip
     return ratios
 
@@ -342,7 +362,7 @@ def _load_call(cell: Cell):
     from eodrec.models.build import restore_model
 
     if cell.runtime != "eager":
-        return load_bundle(Path(cell.bundle), cell.runtime, cell.buckets, threads=1)
+        return load_bundle(Path(cell.bundle), cell.runtime, cell.buckets, 1, cell.ops)
     config = ExperimentConfig.from_dict(cell.config)
     best = load_checkpoint(Path(cell.checkpoint), config.config_hash())
     model = DeviceModel(restore_model(config, cell.n_items, best), TOP_K, cell.scoring)

@@ -97,3 +97,10 @@ def test_without_a_compiler_building_the_kernels_is_one_clear_error(tmp_path, mo
     monkeypatch.setattr(device_ops.shutil, "which", lambda name: None)
     with pytest.raises(device_ops.DeviceOpsError, match="needs a C\\+\\+ compiler"):
         device_ops.runtime_library(tmp_path)  # an empty cache: it must build
+
+
+def test_benchmarks_learn_why_the_kernels_cannot_run_here(tmp_path, monkeypatch):
+    assert device_ops.unavailable_reason() is None  # this machine builds them
+    monkeypatch.setattr(device_ops, "_loaded", {})  # as in a fresh process
+    monkeypatch.setattr(device_ops.shutil, "which", lambda name: None)
+    assert "needs a C++ compiler" in device_ops.unavailable_reason(tmp_path)

@@ -34,7 +34,12 @@ def test_latency_times_every_runtime_and_checks_bundles_against_eager(stored_stu
         models=("Teacher", "Student"), runtimes=("eager", "executorch"), progress=False,
     )  # fmt: skip
     rows = {(r["model"], r["runtime"]): r for r in result["rows"]}
-    assert set(rows) == {(m, r) for m in ("Teacher", "Student") for r in ("eager", "executorch")}
+    kernels = {("Teacher (eodrec ops)", "executorch"), ("Student (eodrec ops)", "executorch")}
+    assert (
+        set(rows)
+        == {(m, r) for m in ("Teacher", "Student") for r in ("eager", "executorch")} | kernels
+    )
+    assert {key for key, row in rows.items() if row["ops"] == "eodrec"} == kernels
     assert (
         result["requests"] == 20
         and sum(result["bucket_sessions"].values()) == result["test_sessions"]
@@ -50,9 +55,10 @@ def test_latency_times_every_runtime_and_checks_bundles_against_eager(stored_stu
         rows[("Student", "executorch")]["bundle_bytes"]
         < rows[("Teacher", "executorch")]["bundle_bytes"]
     )
-    assert {(r["measure"], r["versus"]) for r in result["ratios"]} == {
-        ("per_request_p50_ms", "Teacher"),
-        ("batch_ms_per_100", "Teacher"),
+    assert {(r["measure"], r["versus"], r["student"]) for r in result["ratios"]} == {
+        (measure, versus + ops, "Student" + ops)
+        for measure in ("per_request_p50_ms", "batch_ms_per_100")
+        for versus, ops in [("Teacher", ""), ("Teacher", " (eodrec ops)")]
     }
     floor = request_floor(result, repeats=2)
     assert floor["floor_ms"] > 0 and floor["p50_over_floor"]["executorch"] > 0

@@ -186,3 +186,19 @@ def test_page_05_shows_the_baseline_rows_and_the_verdict():
     assert table.loc["SR", table5_latency.SIZE] == 1.0 and "fit (s)" not in table
     assert math.isnan(table.loc["Student", table5_latency.SIZE].iloc[0])  # no bundle: eager
     assert set(table5_latency.table5([bench])["runtime"]) == {"eager", "executorch"}
+
+
+def test_page_05_sets_the_student_with_eodrec_kernels_against_the_teacher_with_them():
+    from eodrec.book.tables import table5_latency
+    from eodrec.latency import latency_ratios
+
+    rows = [_row("Teacher", "executorch", 10.0), _row("Student", "executorch", 8.0),
+            _row("Teacher (eodrec ops)", "executorch", 6.0),
+            _row("Student (eodrec ops)", "executorch", 2.0)]  # fmt: skip
+    speed = table5_latency.speedups({"rows": rows, "ratios": latency_ratios(rows)})
+    per_100 = speed[speed["measure"] == "per 100"].set_index("model")
+    assert per_100.loc["Student", "times faster"] == pytest.approx(10 / 8)
+    assert not per_100.loc["Student", "goal met"]
+    kernels = per_100.loc["Student (eodrec ops)"]
+    assert kernels["vs"] == "Teacher (eodrec ops)" and kernels["goal"] == 1.5
+    assert kernels["times faster"] == pytest.approx(3.0) and kernels["goal met"]

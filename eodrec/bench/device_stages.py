@@ -25,7 +25,7 @@ from torch import nn
 from eodrec.bench.timing import median_ms, round_robin
 from eodrec.config import make_config
 from eodrec.data.splits import load_splits
-from eodrec.device_ops import DeviceOpsError, load_runtime_kernels
+from eodrec.device_ops import unavailable_reason
 from eodrec.export import (
     EXAMPLE_BATCH,
     OPS,
@@ -118,7 +118,8 @@ def bench_device_stages(
     lengths = sorted(len(s) for s in sequences)
     length = bucket_of(lengths[len(lengths) // 2], buckets_for(lengths[-1]))
     batches = _batches(sequences, length, warmup + steps)
-    ops_sets, skipped = _ops_sets()
+    skipped = unavailable_reason()
+    ops_sets = OPS if skipped is None else ("aten",)
     models = {
         label: build_model(make_config(experiment, dataset, profile, overrides), data.n_items)
         for label, (experiment, overrides) in MODELS.items()
@@ -171,15 +172,6 @@ def bench_device_stages(
         "ops_skipped": skipped,
         "provenance": provenance(profile, data.checksums),
     }
-
-
-def _ops_sets() -> tuple[tuple[str, ...], str | None]:
-    """The op sets this machine can measure, and why the others are skipped (None: none)."""
-    try:
-        load_runtime_kernels()
-    except DeviceOpsError as error:
-        return ("aten",), str(error)
-    return OPS, None
 
 
 def _stages(medians: dict[str, float], label: str, top_program: str) -> dict[str, float]:

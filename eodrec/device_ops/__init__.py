@@ -109,7 +109,7 @@ code_scores = torch.ops.eodrec.code_scores
 top_k = torch.ops.eodrec.top_k
 code_top_k = torch.ops.eodrec.code_top_k
 
-_loaded: set[Path] = set()
+_loaded: dict[str, Path] = {}  # library name: the one file loaded into this process
 
 
 def _executorch_dir() -> Path:
@@ -142,15 +142,19 @@ def _compile_command(compiler: str, target: Path, et: Path) -> list[str]:
     ]
 
 
-def runtime_library(cache_dir: Path | None = None) -> Path:
-    """The compiled kernels for this source and ExecuTorch, built into the cache if absent."""
+def _library_name() -> str:
+    """The compiled kernels' file name: one per source and ExecuTorch version."""
     from importlib.metadata import version
 
+    sources = b"".join(path.read_bytes() for path in (SOURCE, *HEADERS))
+    return f"kernels-{hashlib.sha256(sources + version('executorch').encode()).hexdigest()[:16]}.so"
+
+
+def runtime_library(cache_dir: Path | None = None) -> Path:
+    """The compiled kernels for this source and ExecuTorch, built into the cache if absent."""
     et = _executorch_dir()
     compiler = next((c for c in COMPILERS if shutil.which(c)), None)
-    sources = b"".join(path.read_bytes() for path in (SOURCE, *HEADERS))
-    key = hashlib.sha256(sources + version("executorch").encode()).hexdigest()[:16]
-    target = Path(cache_dir or default_cache_dir()) / "device_ops" / f"kernels-{key}.so"
+    target = Path(cache_dir or default_cache_dir()) / "device_ops" / _library_name()
     if target.exists():
         return target
     if compiler is None:
@@ -166,15 +170,28 @@ def runtime_library(cache_dir: Path | None = None) -> Path:
 
 
 def load_runtime_kernels(cache_dir: Path | None = None) -> Path:
-    """Build if needed and load the kernels into this process's ExecuTorch runtime (once)."""
+    """Build if needed and load the kernels into this process's ExecuTorch runtime, once: the
+    runtime refuses (aborts on) a second registration of an operator, so a build of the same
+    source in another cache directory is not loaded again."""
     from executorch.runtime import Runtime
 
+    if _loaded:
+        return _loaded[_library_name()]
     Runtime.get()  # the runtime's library first, so the kernels register into it
     path = runtime_library(cache_dir)
-    if path not in _loaded:
-        try:
-            ctypes.CDLL(str(path), mode=ctypes.RTLD_GLOBAL)
-        except OSError as error:
-            raise DeviceOpsError(f"cannot load {path}: {error}; delete it to rebuild") from None
-        _loaded.add(path)
+    try:
+        ctypes.CDLL(str(path), mode=ctypes.RTLD_GLOBAL)
+    except OSError as error:
+        raise DeviceOpsError(f"cannot load {path}: {error}; delete it to rebuild") from None
+    _loaded[path.name] = path
     return path
+
+
+def unavailable_reason(cache_dir: Path | None = None) -> str | None:
+    """Why this machine cannot run the kernels (no ExecuTorch, no compiler, a failed build), or
+    None where they load: benchmarks measure without them and say why."""
+    try:
+        load_runtime_kernels(cache_dir)
+    except (DeviceOpsError, ImportError) as error:
+        return str(error)
+    return None
