@@ -1,7 +1,9 @@
 """eodrec's own on-device operators: the C++ kernels ExecuTorch runs compute what their PyTorch
 definitions do, and a bundle built with them ranks like eager PyTorch.
 
-Needs ExecuTorch and a C++ compiler; skipped without ExecuTorch."""
+Needs ExecuTorch and a C++ compiler; skipped without them."""
+
+import shutil
 
 import pytest
 import torch
@@ -23,6 +25,8 @@ from eodrec.models.build import build_student
 from eodrec.models.student import StudentConfig
 
 pytest.importorskip("executorch")
+if not any(shutil.which(c) for c in device_ops.COMPILERS):
+    pytest.skip("no C++ compiler to build eodrec's kernels", allow_module_level=True)
 
 CONFIG = BackboneConfig(dim=16, n_heads=1, dropout=0.0)
 

@@ -35,6 +35,8 @@ def test_latency_times_every_runtime_and_checks_bundles_against_eager(stored_stu
     )  # fmt: skip
     rows = {(r["model"], r["runtime"]): r for r in result["rows"]}
     kernels = {("Teacher (eodrec ops)", "executorch"), ("Student (eodrec ops)", "executorch")}
+    if result["kernels_skipped"] is not None:  # no C++ compiler here: no (eodrec ops) rows
+        kernels = set()
     assert (
         set(rows)
         == {(m, r) for m in ("Teacher", "Student") for r in ("eager", "executorch")} | kernels
@@ -55,10 +57,11 @@ def test_latency_times_every_runtime_and_checks_bundles_against_eager(stored_stu
         rows[("Student", "executorch")]["bundle_bytes"]
         < rows[("Teacher", "executorch")]["bundle_bytes"]
     )
+    op_sets = ["", " (eodrec ops)"] if kernels else [""]
     assert {(r["measure"], r["versus"], r["student"]) for r in result["ratios"]} == {
-        (measure, versus + ops, "Student" + ops)
+        (measure, "Teacher" + ops, "Student" + ops)
         for measure in ("per_request_p50_ms", "batch_ms_per_100")
-        for versus, ops in [("Teacher", ""), ("Teacher", " (eodrec ops)")]
+        for ops in op_sets
     }
     floor = request_floor(result, repeats=2)
     assert floor["floor_ms"] > 0 and floor["p50_over_floor"]["executorch"] > 0
