@@ -268,25 +268,16 @@ def _add_book(commands) -> None:
     serve.set_defaults(handler=_book_serve)
 
 
+COMMON_PATHS = (
+    ("--data-dir", "data directory (default: $EODREC_DATA or ./data)"),
+    ("--results", "results directory (default: $EODREC_RESULTS or ./results)"),
+    ("--cache-dir", "checkpoint directory (default: $EODREC_CACHE or ~/.cache/eodrec)"),
+)
+
+
 def _add_common(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--data-dir",
-        type=Path,
-        default=None,
-        help="data directory (default: $EODREC_DATA or ./data)",
-    )
-    parser.add_argument(
-        "--results",
-        type=Path,
-        default=None,
-        help="results directory (default: $EODREC_RESULTS or ./results)",
-    )
-    parser.add_argument(
-        "--cache-dir",
-        type=Path,
-        default=None,
-        help="checkpoint directory (default: $EODREC_CACHE or ~/.cache/eodrec)",
-    )
+    for flag, help_text in COMMON_PATHS:
+        parser.add_argument(flag, type=Path, default=None, help=help_text)
 
 
 def _train(args: argparse.Namespace) -> int:
