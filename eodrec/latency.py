@@ -129,6 +129,13 @@ def latency_path(results: Path, dataset: str, profile: str) -> Path:
     return Path(results) / "bench" / f"latency-{dataset}-{profile}.json"
 
 
+def kernel_latency_path(results: Path, dataset: str, profile: str) -> Path:
+    """Where page 05 reads the benchmark of :data:`KERNEL_MODELS` with and without eodrec's
+    kernels (and OD-Rec) on ExecuTorch: a run of its own beside Table 5's, so rerunning it
+    leaves Table 5's rows as they are."""
+    return Path(results) / "bench" / f"latency-kernels-{dataset}-{profile}.json"
+
+
 def latency_configs(dataset: str, profile: str) -> list[tuple[str, ExperimentConfig, str]]:
     """(label, config, scoring) of every model Table 5 measures on ``dataset``."""
     return [

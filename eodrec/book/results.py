@@ -11,6 +11,7 @@ imported only then; the book never imports the training loop itself.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 
 from eodrec.book.notebook import Page
 
@@ -145,6 +146,26 @@ def latency_results(page: Page) -> tuple[list[dict], list[str]]:
     return _stored_benches(
         page, latency_path, lambda d: f"eodrec bench latency --dataset {d} --profile {page.profile}"
     )
+
+
+def kernel_latency_results(page: Page) -> tuple[list[dict], list[str]]:
+    """The stored latency benchmark of the teacher and the student with and without eodrec's
+    kernels, and OD-Rec, on ExecuTorch (``eodrec bench latency ... --out`` its own file, beside
+    Table 5's), and the command for each missing one. With ``smoke`` the page's own latency
+    run has those rows already: none."""
+    from eodrec.latency import KERNEL_MODELS, kernel_latency_path
+
+    if page.profile == "smoke":
+        return [], []
+
+    def command(dataset: str) -> str:
+        out = kernel_latency_path(Path("results"), dataset, page.profile)
+        return (
+            f"eodrec bench latency --dataset {dataset} --profile {page.profile} --models "
+            f"{' '.join(KERNEL_MODELS)} OD-Rec --runtimes executorch --out {out}"
+        )
+
+    return _stored_benches(page, kernel_latency_path, command)
 
 
 def device_stage_results(page: Page) -> tuple[list[dict], list[str]]:
