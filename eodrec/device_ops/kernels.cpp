@@ -106,7 +106,7 @@ void code_top_k_out(
   std::vector<TopK> tops(B, TopK(k));
   int64_t b0 = 0;
   for (; b0 + kBlock <= B; b0 += kBlock) rank_block(p, B, r, M, V, start, b0, tops.data() + b0);
-  if (b0 < B) rank_rest(p, B, r, M, V, start, b0, B - b0, tops.data() + b0);
+  if (b0 < B) rank_rest(p, P, B, r, M, V, start, b0, B - b0, k, tops.data() + b0);
   float* v = values.mutable_data_ptr<float>();
   int64_t* o = ids.mutable_data_ptr<int64_t>();
   for (int64_t b = 0; b < B; ++b) tops[b].write(v + b * k, o + b * k);

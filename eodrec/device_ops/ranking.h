@@ -153,21 +153,19 @@ inline void rank_block(
   }
 }
 
-// The same for the last n < kBlock sessions, with scalar sums.
+// The same for the last n < kBlock sessions (one, for a single request): their slices of
+// partial copied into a block padded with zeros, ranked as a full block, the padding lanes'
+// heaps dropped. Generic loops over n cost far more per item than the padded lanes.
 inline void rank_rest(
-    const float* partial, int64_t B, const int32_t* rows, int64_t M, int64_t V, int64_t start,
-    int64_t b0, int64_t n, TopK* tops) {
-  float floors[kBlock], sum[kBlock];
-  std::fill(floors, floors + kBlock, -std::numeric_limits<float>::infinity());
-  for (int64_t v = start; v < V; ++v) {
-    const int32_t* item = rows + v * M;
-    std::fill(sum, sum + n, 0.0f);
-    for (int64_t m = 0; m < M; ++m) {
-      const float* row = partial + int64_t(item[m]) * B + b0;
-      for (int64_t j = 0; j < n; ++j) sum[j] += row[j];
-    }
-    offer_scores(sum, floors, n, v, tops);
+    const float* partial, int64_t P, int64_t B, const int32_t* rows, int64_t M, int64_t V,
+    int64_t start, int64_t b0, int64_t n, int64_t k, TopK* tops) {
+  std::vector<float> padded(P * kBlock, 0.0f);
+  for (int64_t p = 0; p < P; ++p) {
+    std::copy(partial + p * B + b0, partial + p * B + b0 + n, padded.data() + p * kBlock);
   }
+  std::vector<TopK> block(kBlock, TopK(k));
+  rank_block(padded.data(), kBlock, rows, M, V, start, 0, block.data());
+  std::move(block.begin(), block.begin() + n, tops);
 }
 
 }  // namespace eodrec
