@@ -40,7 +40,7 @@ $(STAMP): pyproject.toml
 
 test: install
 	$(PY) -m pytest tests
-	EODREC_PROFILE=smoke $(PY) -m pytest --nbval-lax notebooks
+	EODREC_PROFILE=smoke $(PY) -m pytest --nbval-lax --nbval-cell-timeout=3600 notebooks
 
 lint: install
 	$(VENV)/bin/ruff check eodrec tests
