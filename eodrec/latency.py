@@ -14,11 +14,9 @@ and writes its top-20s. The parent checks them against eager PyTorch's on every 
 to the longest test session, tie-aware (:func:`same_topk`): identical codes give exactly tied
 scores, and runtimes order ties differently. The student is measured twice: scoring by
 codebook (:class:`~eodrec.export.CodeScores`) and dense (rebuild the table, then one product),
-as the paper's student scores. The teacher and the student are measured once more on
-ExecuTorch with this package's kernels (:mod:`eodrec.device_ops`: the top-20, and the student's
-scoring fused with it), as ``Teacher (eodrec ops)`` and ``Student (eodrec ops)``.
-:func:`bench_scoring` times scoring alone. The stored simple baselines are timed in the same
-run, on numpy (:mod:`eodrec.latency_baselines`).
+as the paper's student scores; teacher and student also with :mod:`eodrec.device_ops`'s kernels
+(``... (eodrec ops)``). :func:`bench_scoring` times scoring alone. The stored simple baselines
+are timed in the same run, on numpy (:mod:`eodrec.latency_baselines`).
 
 Timings compare only within one run on one machine; the paper's seconds come from an Android
 emulator, so the book compares ratios.
@@ -82,8 +80,7 @@ LATENCY_MODELS = (
     ("Student", ("student", []), "model"),
     ("distill-codes", ("student", list(CHOSEN_RECIPE)), "model"),  # this project's recipe
 )
-KERNEL_MODELS = ("Teacher", "Student")  # also measured with eodrec's kernels, on ExecuTorch
-KERNEL_SUFFIX = " (eodrec ops)"
+KERNEL_MODELS, KERNEL_SUFFIX = ("Teacher", "Student"), " (eodrec ops)"  # also with its kernels
 
 
 @dataclass(frozen=True)
@@ -130,9 +127,7 @@ def latency_path(results: Path, dataset: str, profile: str) -> Path:
 
 
 def kernel_latency_path(results: Path, dataset: str, profile: str) -> Path:
-    """Where page 05 reads the benchmark of :data:`KERNEL_MODELS` with and without eodrec's
-    kernels (and OD-Rec) on ExecuTorch: a run of its own beside Table 5's, so rerunning it
-    leaves Table 5's rows as they are."""
+    """Page 05's run of :data:`KERNEL_MODELS` and OD-Rec on ExecuTorch, beside Table 5's."""
     return Path(results) / "bench" / f"latency-kernels-{dataset}-{profile}.json"
 
 
@@ -273,10 +268,8 @@ class _ModelBench:
             model, weights = restore_model(config, self.n_items, best), "trained"
         except CheckpointError as error:
             model, weights = build_model(config, self.n_items).eval(), f"initial ({error})"
-        save_checkpoint(
-            self._checkpoint(config),
-            {"config_hash": config.config_hash(), "model": model.state_dict()},
-        )
+        state = {"config_hash": config.config_hash(), "model": model.state_dict()}
+        save_checkpoint(self._checkpoint(config), state)
         return model, weights
 
     def rows(self, label, config, scoring, model, weights, runtimes) -> Iterator[dict]:
@@ -288,7 +281,7 @@ class _ModelBench:
             cells.append((label + KERNEL_SUFFIX, "executorch", "eodrec"))
         for name, runtime, ops in cells:
             row = self._row(name, config, scoring, model, runtime, ops, reference)
-            yield {**row, "weights": weights}
+            yield row | {"weights": weights}
 
     def _row(self, label, config, scoring, model, runtime, ops, reference) -> dict:
         stem, bundle_bytes = self.work / f"{config.run_id}-{scoring}-{ops}", None
