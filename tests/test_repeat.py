@@ -6,15 +6,15 @@ import shutil
 import pytest
 import torch
 
-from eodrec.calibrate import calibrate_repeat
+from eodrec.calibrate import boosted_ranks, calibrate_repeat
 from eodrec.checkpoint import CheckpointError
 from eodrec.config import ExperimentConfig, ParameterError, make_config
 from eodrec.data import pad_batch
 from eodrec.data.splits import Examples
 from eodrec.evaluate import evaluate
 from eodrec.experiment import Experiment
-from eodrec.metrics import evaluate_ranks, rank_of_target
-from eodrec.models.repeat import RepeatBoost, RepeatConfig, session_recency
+from eodrec.metrics import evaluate_ranks, mask_padding, rank_of_target
+from eodrec.models.repeat import RepeatBoost, RepeatConfig, boost, session_recency
 from eodrec.ranks import load_ranks
 from eodrec.store import ResultsStore
 
@@ -139,3 +139,19 @@ def test_a_stored_base_without_its_checkpoint_asks_for_a_retrain(tmp_path):
     config = make_config("teacher", "toy", "smoke", ["repeat=true", "epochs=1"])
     with pytest.raises(CheckpointError, match=f"base run {base.run_id} is stored.*--rerun"):
         Experiment(config, None, store, tmp_path / "cache", progress=False).run()
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_grid_ranks_equal_the_dense_boosted_ranks_with_ties_and_repeated_items(seed):
+    generator = torch.Generator().manual_seed(seed)
+    n_items, lengths = 40, [1, 5, 9, 3, 12, 7, 2, 8]
+    sequences = [torch.randint(1, 9, (n,), generator=generator).tolist() for n in lengths]
+    targets = torch.randint(1, 12, (len(lengths),), generator=generator).tolist()
+    batch = pad_batch(sequences, targets, range(len(lengths)))
+    # Scores on a coarse grid, so many items tie with boosted and unboosted targets alike.
+    scores = torch.randint(0, 4, (len(lengths), n_items + 1), generator=generator).float()
+    log_p = torch.log_softmax(mask_padding(scores), dim=1)
+    points = RepeatConfig(repeat_weights=(0.0, 0.5, 1.0, 64.0), repeat_decays=(0.3, 1.0)).grid()
+    for point, ranks in zip(points, boosted_ranks(log_p, batch, points), strict=True):
+        dense = boost(log_p, batch, point["weight"], point["decay"])
+        assert torch.equal(ranks, rank_of_target(dense, batch.targets)), point

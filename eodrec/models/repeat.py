@@ -55,13 +55,18 @@ class RepeatConfig:
 def session_recency(batch: Batch, n_columns: int, decay: float) -> torch.Tensor:
     """(B, n_columns): ``decay ** age`` of each item of each session at its last occurrence, 0
     for items not in it (and for the padding column)."""
-    positions = torch.arange(batch.items.shape[1], device=batch.items.device)
-    age = (batch.lengths[:, None] - 1 - positions).clamp(min=0).to(torch.float32)
-    values = torch.where(batch.mask, decay**age, torch.zeros_like(age))
+    values = session_recency_values(batch, decay)
     recency = torch.zeros(len(batch), n_columns, device=values.device)
     recency.scatter_reduce_(1, batch.items, values, reduce="amax")
     recency[:, PADDING_ID] = 0.0
     return recency
+
+
+def session_recency_values(batch: Batch, decay: float) -> torch.Tensor:
+    """(B, L): ``decay ** age`` at each position of each session, 0 on padding."""
+    positions = torch.arange(batch.items.shape[1], device=batch.items.device)
+    age = (batch.lengths[:, None] - 1 - positions).clamp(min=0).to(torch.float32)
+    return torch.where(batch.mask, decay**age, torch.zeros_like(age))
 
 
 class RepeatBoost(nn.Module):
