@@ -7,6 +7,7 @@ from eodrec.book.tables.repeat_explore import (
     method_label,
     repeat_explore_table,
     repeat_finding,
+    repeat_spread,
     split_table,
 )
 from eodrec.heuristics.config import METHODS
@@ -104,3 +105,37 @@ def test_of_two_runs_with_one_name_the_row_is_the_one_better_on_validation():
     hashing["valid_metrics"] = {"NDCG@10": 0.31}  # better on validation, worse on test
     frame = split_table([kmeans, hashing])
     assert len(frame) == 1 and frame["P@10"].iloc[0] == 40.0
+
+
+def test_the_spread_sets_the_full_table_models_without_and_with_the_repeat_mechanism():
+    frame = repeat_explore_table(
+        [
+            _result("teacher", "teacher", 0.26, split=(0.50, 0.08), dataset="Tmall"),
+            _result("teacher", "narm", 0.20, split=(0.40, 0.06), dataset="Tmall"),
+            _result("teacher", "teacher+repeat", 0.43, split=(0.91, 0.04), dataset="Tmall"),
+            _result("teacher", "narm+repeat", 0.42, split=(0.90, 0.02), dataset="Tmall"),
+            _result("teacher", "stamp", 0.10, dataset="Tmall"),  # no repeat row: left out
+            _result("odrec", "odrec", 0.01, dataset="Tmall"),  # compressed: left out
+            _result("odrec", "odrec+repeat", 0.38, dataset="Tmall"),
+            _result("teacher", "teacher", 0.40),  # RetailRocket: one pair only, left out
+            _result("teacher", "teacher+repeat", 0.48),
+        ]
+    )
+    text = repeat_spread(frame)
+    assert "RetailRocket" not in text
+    assert text.startswith("**Tmall**: the 2 full-table models")
+    assert "span 20.00–26.00 P@10 without it (6.0 points apart)" in text
+    assert "42.00–43.00 with it (1.0 points apart)" in text
+    assert "median explore P@10 falls from 7.00 to 3.00: the boost" in text
+
+
+def test_the_spread_says_rises_without_a_cause_and_skips_explore_without_splits():
+    rows = [
+        _result("teacher", "teacher", 0.26, split=(0.50, 0.02)),
+        _result("teacher", "narm", 0.20, split=(0.40, 0.02)),
+        _result("teacher", "teacher+repeat", 0.43, split=(0.91, 0.04)),
+        _result("teacher", "narm+repeat", 0.42, split=(0.90, 0.04)),
+    ]
+    assert repeat_spread(repeat_explore_table(rows)).endswith("rises from 2.00 to 4.00.")
+    rows[1] = _result("teacher", "narm", 0.20)
+    assert "explore" not in repeat_spread(repeat_explore_table(rows))

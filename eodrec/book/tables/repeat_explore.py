@@ -25,6 +25,8 @@ COLUMNS = ["P@10", "NDCG@10", "repeat P@10", "explore P@10", "repeat share"]
 # The runs a page gathers for the baseline rows (``gather_results``).
 BASELINE_RUNS = [("baseline", [f"method={method}"]) for method in METHODS]
 RECIPE_LABEL = "Student (this project's recipe)"
+# Table 3's models with a |V| x N item table: all but the two compressed ones.
+FULL_TABLE_METHODS = [m for m in TABLE3_METHODS if m not in ("OD-Rec", "Student")]
 # The rows with the repeat mechanism the intro's finding names, and how it names them.
 REPEATED = {
     "Teacher + repeat": "the teacher's",
@@ -134,3 +136,45 @@ def _row(result: dict) -> dict:
         "explore P@10": 100 * split["explore"]["P@10"] if split else None,
         "repeat share": 100 * split["repeat"]["share"] if split else None,
     }
+
+
+def repeat_spread(frame: pd.DataFrame) -> str:
+    """Per dataset, one Markdown paragraph read off :func:`repeat_explore_table`'s ``frame``: how
+    far apart the full-table models of Table 3 (the compressed two have their own story) are in
+    P@10 without the repeat mechanism and with it, and their median explore P@10 both ways. Only
+    models with both rows count; a dataset with fewer than two such models is left out."""
+    paragraphs = []
+    for dataset, rows in frame.groupby("dataset", sort=True):
+        by_method = rows.drop_duplicates("method").set_index("method")
+        both = [
+            m
+            for m in FULL_TABLE_METHODS
+            if m in by_method.index and m + " + repeat" in by_method.index
+        ]
+        if len(both) < 2:
+            continue
+        plain, repeated = by_method.loc[both], by_method.loc[[m + " + repeat" for m in both]]
+        spread = [table["P@10"].max() - table["P@10"].min() for table in (plain, repeated)]
+        text = (
+            f"**{dataset}**: the {len(both)} full-table models of Table 3 stored with and "
+            f"without the repeat mechanism span {_span(plain)} P@10 without it "
+            f"({spread[0]:.1f} points apart) and "
+            f"{_span(repeated)} with it ({spread[1]:.1f} points apart)."
+        )
+        explore = [table["explore P@10"].dropna() for table in (plain, repeated)]
+        if all(len(values) == len(both) for values in explore):
+            before, after = (values.median() for values in explore)
+            direction = "falls" if after < before else "rises"
+            text += f" Their median explore P@10 {direction} from {before:.2f} to {after:.2f}"
+            if after < before:
+                text += (
+                    ": the boost chosen on validation ranks the session's own items ahead of the "
+                    "model's guesses at new ones, trading explore hits for repeat hits"
+                )
+            text += "."
+        paragraphs.append(text)
+    return "\n\n".join(paragraphs)
+
+
+def _span(table: pd.DataFrame) -> str:
+    return f"{table['P@10'].min():.2f}–{table['P@10'].max():.2f}"
