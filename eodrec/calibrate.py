@@ -59,11 +59,16 @@ def boosted_ranks(log_p: torch.Tensor, batch: Batch, points: list[dict]) -> list
     at_target = (items == batch.targets[:, None]) & mask
     item_log_p = log_p.gather(1, items)
     target_log_p = log_p.gather(1, batch.targets[:, None])[:, 0]
+    recencies = {}  # per decay: each session item's recency, and the target's
+    for decay in {point["decay"] for point in points}:
+        value = session_recency_values(batch, decay)
+        recencies[decay] = (
+            torch.where(same, value[:, None, :], 0.0).amax(dim=2),
+            torch.where(at_target, value, 0.0).amax(dim=1),
+        )
     ranks = []
     for point in points:
-        value = session_recency_values(batch, point["decay"])
-        recency = torch.where(same, value[:, None, :], 0.0).amax(dim=2)
-        target_recency = torch.where(at_target, value, 0.0).amax(dim=1)
+        recency, target_recency = recencies[point["decay"]]
         target = target_log_p + point["weight"] * target_recency
         at_or_above = real.shape[1] - torch.searchsorted(real, target[:, None], side="left")[:, 0]
         boosted = item_log_p + point["weight"] * recency
