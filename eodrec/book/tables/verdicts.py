@@ -322,9 +322,9 @@ def audit(against: pd.DataFrame, bounds: pd.DataFrame, profile: str) -> PageVerd
     )
     if mixed:  # the printed row is met only with the teacher's table in the scores
         why = (
-            f"only scoring with the mixed table, which holds the teacher's item table, reaches "
-            f"the printed P@10 ({'; '.join(mixed)}), and a device holds only codes and "
-            f"codebooks; also, {why}"
+            f"only scoring with the mixed table, which holds the teacher's item table, comes "
+            f"within {claims.LITTLE_LOSS:.0%} of the printed P@10 ({'; '.join(mixed)}), and a "
+            f"device holds only codes and codebooks; also, {why}"
         )
     return PageVerdict(combine(verdicts), paper, "; ".join(ours), why)
 
